@@ -26,8 +26,9 @@ def render(nb_path: Path) -> str:
         for out in cell.get('outputs', []):
             text = out.get('text') or out.get('data', {}).get('text/markdown') or out.get('data', {}).get('text/plain')
             if text: parts.append('```\n' + ''.join(text).rstrip() + '\n```')
+    body = '\n\n'.join(parts).replace('](images/', '](nbs/images/')  # paths relative to the repository root
     header = '<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n'
-    return header + '\n\n'.join(parts) + '\n'
+    return header + body + '\n'
 
 
 def main() -> int:
