@@ -5,7 +5,7 @@ Tests that need the research-licensed benchmark images (never stored in the repo
 `sesr_nb.data.benchmark_data_dir()` finds none (set SESR_NB_DATA, or keep them in ../shared/data). Nothing here downloads.
 """
 from __future__ import annotations
-import json, subprocess, sys, time
+import json, subprocess, time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,12 +15,11 @@ from PIL import Image
 
 from sesr_nb.color import bicubic_downscale
 from sesr_nb.data import (BadImageError, ImagePair, PairedDataset, PatchSampler, SamplerConfig, SkippedImageWarning,
-                          TrainingImages, benchmark_data_dir, div2k_pairs, div2k_source, load_folder_pairs, read_image,
+                          TrainingImages, div2k_pairs, div2k_source, load_folder_pairs, read_image,
                           training_images, write_image)
 from sesr_nb.evaluate import PUBLISHED_BICUBIC, BicubicModel, evaluate_model
 
-DATA = benchmark_data_dir()
-needs_data = pytest.mark.skipif(DATA is None, reason='benchmark images not found: set SESR_NB_DATA or provide ../shared/data')
+from helpers import DATA, needs_data, run_cli
 
 
 def benchmark_lr_files() -> list[tuple[str, str, int]]:
@@ -29,15 +28,8 @@ def benchmark_lr_files() -> list[tuple[str, str, int]]:
     return [(s, p.stem, k) for s in ('Set5', 'Set14') for p in sorted((DATA / s / 'HR').glob('*.png')) for k in (2, 3, 4)]
 
 
-def console_script() -> list[str]:
-    "The installed `sesr_nb` console script, next to this interpreter."
-    script = Path(sys.executable).parent / 'sesr_nb'
-    if not script.exists(): pytest.skip('the sesr_nb console script is not installed (pip install -e .)')
-    return [str(script)]
-
-
 def run_evaluate(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(console_script() + ['evaluate', *args], capture_output=True, text=True, timeout=timeout)
+    return run_cli('evaluate', *args, timeout=timeout)
 
 
 # ---------------------------------------------------------------- degradation: the 57 pre-made LR files

@@ -15,17 +15,16 @@ import pytest
 from PIL import Image
 
 from sesr_nb.checkpoint import SESRModel, load_model_file, save_model_file
-from sesr_nb.color import rgb_to_y
-from sesr_nb.data import benchmark_data_dir, embedded_pairs, load_dataset, read_image
+from sesr_nb.data import embedded_pairs, load_dataset, read_image
 from sesr_nb.evaluate import BicubicModel
-from sesr_nb.infer import read_image_as_stored, receptive_radius, upscale, upscale_y_tiled
+from sesr_nb.infer import read_image_as_stored, upscale, upscale_y_tiled
 from sesr_nb.models import init_params, sesr_config
 from sesr_nb.viz import (comparison_figure, efficiency_figure, error_map_figure, figure_png, literature_points,
                          plot_training_curves, read_metrics_log, save_figure)
 from sesr_nb.widget import CompareWidget, ViewState, view_box
 
-DATA = benchmark_data_dir()
-needs_data = pytest.mark.skipif(DATA is None, reason='benchmark images not found: set SESR_NB_DATA or provide ../shared/data')
+from helpers import DATA, needs_data, run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,15 +38,8 @@ def random_model(preset: str = 'tiny', scale: int = 2, seed: int = 0, name: str 
     return SESRModel(params, sesr_config(preset, scale), name=name)
 
 
-def console_script() -> list[str]:
-    "The installed `sesr_nb` console script, next to this interpreter."
-    script = Path(sys.executable).parent / 'sesr_nb'
-    if not script.exists(): pytest.skip('the sesr_nb console script is not installed (pip install -e .)')
-    return [str(script)]
-
-
 def run_upscale(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(console_script() + ['upscale', *args], capture_output=True, text=True, timeout=timeout)
+    return run_cli('upscale', *args, timeout=timeout)
 
 
 @pytest.fixture(scope='module')

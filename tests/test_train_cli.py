@@ -1,10 +1,8 @@
 """Integration tests of training and the command line: data-parallel equality across devices, and the `sesr_nb`
 subcommands `info`, `train`, `evaluate`, `export` and `demo` run end to end through the installed console script."""
 import json, os, subprocess, sys, textwrap
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 STEPS = textwrap.dedent('''
     import json, jax, jax.numpy as jnp, numpy as np
