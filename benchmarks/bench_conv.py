@@ -9,13 +9,15 @@ forward convolution, the input gradient and the weight gradient, and prints GMAC
 Timings are the median and the minimum over --reps calls after a warm-up call; on a shared machine the minimum is
 the more stable figure.
 """
-import argparse, json, os, statistics, sys, time
+import argparse, json, os, statistics, sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from sesr_nb.conv import conv2d, conv_backend
+
+from timing import timings
 
 SHAPES = [  # name, N, Cin, Cout, k, H, W
     ('train first 5x5 1->16', 32, 1, 16, 5, 64, 64),
@@ -30,13 +32,8 @@ SHAPES = [  # name, N, Cin, Cout, k, H, W
 
 def timeit(fn, args, reps):
     "Median and minimum seconds of `fn(*args)` over `reps` calls after one warm-up."
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+    times = timings(lambda: fn(*args), reps)
+    return statistics.median(times) / 1000, min(times) / 1000
 
 
 def main() -> int:

@@ -13,16 +13,12 @@ import numpy as np
 from sesr_nb.color import bicubic_downscale, bicubic_upscale, imresize
 from sesr_nb.data import PatchSampler, SamplerConfig, TrainingImages
 
+from timing import timings
+
 
 def median_ms(fn, repeats: int) -> float:
     "Median wall time of `fn()` in milliseconds, after one warm-up call."
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return statistics.median(timings(fn, repeats))
 
 
 def bench_imresize(repeats: int) -> None:

@@ -26,18 +26,9 @@ from sesr_nb.infer import DEFAULT_TILE, axis_windows, parse_tile, receptive_radi
 from sesr_nb.models import collapse, init_params, sesr_config, upsample_channels
 from sesr_nb.checkpoint import SESRModel
 
+from timing import timings
+
 HEIGHT, WIDTH = 1080, 1920
-
-
-def timings(fn, repeats: int) -> list[float]:
-    "Wall times of `fn()` in ms, after one warm-up call (which also compiles)."
-    fn()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(1000 * (time.perf_counter() - start))
-    return out
 
 
 def summary(times: list[float]) -> str:

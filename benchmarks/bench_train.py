@@ -17,7 +17,7 @@ import numpy as np
 
 from sesr_nb.complexity import train_step_macs
 from sesr_nb.conv import conv_backend
-from sesr_nb.models import PRESETS, sesr_config
+from sesr_nb.models import PRESETS
 from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step
 
 
