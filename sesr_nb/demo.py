@@ -8,8 +8,6 @@ import argparse, json, os, shutil, sys, time, warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .checkpoint import load_sr_model, save_model_file
 from .data import benchmark_data_dir, load_dataset, write_bytes_atomic
 from .evaluate import BicubicModel, evaluate_model

@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 from .color import _resize_axis, model_y_to_y255, quantize_uint8, resize_weights, rgb_to_model_y, rgb_to_y
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .complexity import block_shapes
-from .data import BadImageError, IMAGE_EXTENSIONS, decode_image, list_images, pil_to_uint8, write_image
+from .data import BadImageError, decode_image, list_images, pil_to_uint8, write_image
 from .models import SESRConfig, collapsed_apply
 
 # %% auto #0

@@ -5,7 +5,7 @@
 # %% ../nbs/09_train.ipynb #933e63a2
 from __future__ import annotations
 import argparse, dataclasses, json, math, os, sys, time, warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -4,9 +4,9 @@
 
 # %% ../nbs/11_viz.ipynb #72588239
 from __future__ import annotations
-import io, json, math, os, textwrap, warnings
+import io, json, math, os, textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

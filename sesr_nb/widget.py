@@ -5,7 +5,7 @@
 # %% ../nbs/12_widget.ipynb #0e08826f
 from __future__ import annotations
 import io, math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import ipywidgets as widgets
