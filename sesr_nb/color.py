@@ -11,8 +11,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['YCBCR_FROM_RGB', 'YCBCR_OFFSET', 'RGB_FROM_YCBCR', 'as_rgb', 'to_float01', 'round_half_away', 'quantize_uint8',
            'rgb_to_ycbcr', 'ycbcr_to_rgb', 'rgb_to_y', 'rgb2ycbcr_uint8', 'ycbcr2rgb_uint8', 'rgb_to_y_uint8',
-           'rgb_to_model_y', 'model_y_to_y255', 'cubic_kernel', 'resize_weights', 'imresize', 'crop_to_multiple',
-           'bicubic_downscale', 'bicubic_upscale', 'merge_y_with_chroma']
+           'rgb_to_model_y', 'model_y_to_y255', 'cubic_kernel', 'resize_weights', 'resize_axis', 'imresize',
+           'crop_to_multiple', 'bicubic_downscale', 'bicubic_upscale', 'merge_y_with_chroma']
 
 # %% ../nbs/04_color.ipynb #5b0100f8
 YCBCR_FROM_RGB = np.array([[65.481, 128.553, 24.966],
@@ -39,7 +39,7 @@ def to_float01(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8: return image.astype(np.float64) / 255.0
     if np.issubdtype(image.dtype, np.floating): return image.astype(np.float64)
     raise ValueError(f'expected a uint8 image or a float image in [0, 1], got dtype {image.dtype}; '
-                     'convert it first (e.g. 16-bit images with sesr_nb.data.read_image)')
+                     'convert it first (e.g. 16-bit images with sesr_nb.fileio.read_image)')
 
 # %% ../nbs/04_color.ipynb #7aa8385f
 def round_half_away(x: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ def resize_weights(in_len: int, out_len: int, scale: float, antialias: bool = Tr
     return weights[:, used], indices[:, used]
 
 # %% ../nbs/04_color.ipynb #09675b4f
-def _resize_axis(image: np.ndarray, weights: np.ndarray, indices: np.ndarray, axis: int) -> np.ndarray:
+def resize_axis(image: np.ndarray, weights: np.ndarray, indices: np.ndarray, axis: int) -> np.ndarray:
     "One separable bicubic pass along `axis`; integer images are rounded (half away from zero) and saturated."
     out_shape = list(image.shape); out_shape[axis] = weights.shape[0]
     bcast = [1] * image.ndim; bcast[axis] = -1
@@ -171,7 +171,7 @@ def imresize(image: np.ndarray, scale: float | Sequence[float] | None = None, *,
     result = image
     for axis in np.argsort(scales, kind='stable'):  # MATLAB: smallest scale first; rows first on ties
         weights, indices = resize_weights(in_shape[axis], out_shape[axis], scales[axis], antialias)
-        result = _resize_axis(result, weights, indices, int(axis))
+        result = resize_axis(result, weights, indices, int(axis))
     return result
 
 # %% ../nbs/04_color.ipynb #6623c85f

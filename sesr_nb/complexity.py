@@ -5,29 +5,12 @@
 # %% ../nbs/03_complexity.ipynb #7d0b2d31
 from __future__ import annotations
 import argparse, json
-from dataclasses import dataclass
 
-from .models import PRESETS, SESRConfig, sesr_config
+from .models import PRESETS, SESRConfig, block_shapes, sesr_config
 
 # %% auto #0
-__all__ = ['BlockShape', 'block_shapes', 'param_counts', 'conv_macs_per_pixel', 'collapse_macs', 'train_step_macs', 'complexity',
-           'preset_table', 'markdown', 'parse_size', 'add_info_args', 'info_command']
-
-# %% ../nbs/03_complexity.ipynb #3ee2dbcc
-@dataclass(frozen=True)
-class BlockShape:
-    "One linear block of an SESR network: kernel size, input and output channels, short residual or not."
-    name: str
-    k: int
-    c_in: int
-    c_out: int
-    residual: bool = False
-
-def block_shapes(config: SESRConfig) -> list[BlockShape]:
-    "The m+2 linear blocks of an SESR network in order."
-    f = config.f
-    return ([BlockShape('first', 5, 1, f)] + [BlockShape(f'block{i}', 3, f, f, True) for i in range(config.m)]
-            + [BlockShape('last', 5, f, config.scale ** 2)])
+__all__ = ['param_counts', 'conv_macs_per_pixel', 'collapse_macs', 'train_step_macs', 'complexity', 'preset_table', 'parse_size',
+           'add_info_args', 'info_command']
 
 # %% ../nbs/03_complexity.ipynb #edde954f
 def param_counts(config: SESRConfig) -> dict:
@@ -97,13 +80,6 @@ def preset_table(scales=(2, 4), outputs=(('720p', 720, 1280), ('4K', 2160, 3840)
                     complexity(cfg, (h // scale, w // scale))['macs']['inference'] / 1e9, 2)
             rows.append(row)
     return rows
-
-def markdown(rows: list[dict]) -> str:
-    "Render a list of same-keyed dicts as a Markdown table."
-    keys = list(rows[0])
-    lines = ['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)]
-    return '\n'.join(lines + ['| ' + ' | '.join(f'{r[k]:,}' if isinstance(r[k], int) else str(r[k]) for k in keys) + ' |'
-                              for r in rows])
 
 # %% ../nbs/03_complexity.ipynb #5fc22dc4
 def parse_size(text: str) -> tuple[int, int]:

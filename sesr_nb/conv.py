@@ -4,707 +4,31 @@
 
 # %% ../nbs/00_conv.ipynb #eef1d1c9
 from __future__ import annotations
-import ctypes, functools, hashlib, os, platform, shutil, subprocess, sys, tempfile, warnings
+import ctypes, functools, hashlib, os, platform, shlex, shutil, subprocess, sys, tempfile, warnings
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 # %% auto #0
-__all__ = ['tune_host_allocator', 'tune_xla_cpu_flags', 'native_cache_dir', 'build_native_library', 'native_available',
-           'conv_backend', 'prelu_nchw', 'conv2d_act', 'conv2d']
+__all__ = ['native_sources', 'native_cache_dir', 'build_native_library', 'native_available', 'conv_backend', 'prelu_nchw',
+           'conv2d_act', 'conv2d', 'tune_host_allocator', 'tune_xla_cpu_flags', 'tune_process']
 
-# %% ../nbs/00_conv.ipynb #69dfb922
-_NATIVE_SOURCE = r"""// sesr_nb native CPU convolutions, called from JAX through the XLA FFI.
-// Layout NCHW, float32, stride 1, SAME zero padding, odd square kernels (HWIO weights).
-// Every convolution can read its input through a PReLU and a residual add, y = conv(prelu(x, a) + skip, w) + b,
-// so SESR's activations and long residual never need a pass of their own:
-//   sesr_conv_fwd    : y = conv(act(x), w) + b
-//   sesr_conv_dinput : r = conv(g, flipped w); dx = r * prelu'(x); da = sum r * x * [x < 0]; dskip = r
-//   sesr_conv_wgrad  : dw = sum_pixels act(x)_shifted * g, db = sum_pixels g
-// The weight gradient vectorises over output channels when there are 16k of them (a transposed, pixel-major copy
-// of the gradient tile times broadcast inputs), over input channels when there are few outputs (SESR's last layer),
-// and over pixels otherwise.
-// Work is split into tiles (image, row band, column band); each tile copies its zero-padded (and activated) input
-// window into a small per-thread buffer, so every inner loop reads unit-stride memory. Reductions over tiles are
-// added in a fixed order, so results do not depend on the number or timing of threads.
-#include <algorithm>
-#include <atomic>
-#include <cstdint>
-#include <cstring>
-#include <functional>
-#include <memory>
-#include <thread>
-#include <vector>
-#include "xla/ffi/api/ffi.h"
-#if defined(__SSE__)
-#include <immintrin.h>
-#endif
-
-namespace ffi = xla::ffi;
-
-#if defined(__AVX512F__)
-constexpr int VW = 16;
-#elif defined(__AVX__)
-constexpr int VW = 8;
-#else
-constexpr int VW = 4;
-#endif
-typedef float vf __attribute__((vector_size(VW * 4)));
-// Forward outputs larger than this (about a last-level cache) are written with streaming (non-temporal) stores:
-// they cannot stay in cache until the next layer reads them, and plain stores would first read every line they
-// write. Measured on a 1080p frame (2 cores): the 1->16 first layer 20 -> 14 ms, each 16->16 layer 63 -> 58 ms.
-constexpr int64_t STREAM_BYTES = 32ll << 20;
-static inline vf vload(const float* p) { vf v; std::memcpy(&v, p, sizeof(vf)); return v; }
-static inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
-static inline float hsum(vf v) { float s = 0.f; for (int i = 0; i < VW; ++i) s += v[i]; return s; }
-static inline vf vsplat(float s) { return vf{} + s; }
-// A streaming store of a full vector to a VW*4-byte aligned address (a plain store where there is none).
-static inline void vstream(float* p, vf v) {
-#if defined(__AVX512F__)
-  _mm512_stream_ps(p, (__m512)v);
-#elif defined(__AVX__)
-  _mm256_stream_ps(p, (__m256)v);
-#elif defined(__SSE__)
-  _mm_stream_ps(p, (__m128)v);
-#else
-  vstore(p, v);
-#endif
-}
-// Streaming stores are weakly ordered: each tile fences its own before the loop reports the tile done.
-static inline void stream_fence() {
-#if defined(__SSE__)
-  _mm_sfence();
-#endif
-}
-
-// ---- parallel loop on XLA's intra-op thread pool ------------------------------------------
-// The calling thread works too. Workers that start after every task is taken do nothing, so the
-// caller waits only for the tasks themselves; the shared state outlives late workers.
-struct LoopState {
-  std::atomic<int64_t> next{0}, done{0};
-  int64_t total = 0;
-  std::function<void(int64_t task)> body;
-};
-static void run_tasks(const std::shared_ptr<LoopState>& s) {
-  int64_t i, mine = 0;
-  while ((i = s->next.fetch_add(1)) < s->total) { s->body(i); ++mine; }
-  if (mine) s->done.fetch_add(mine);
-}
-static void parallel_for(ffi::ThreadPool& pool, int64_t total, std::function<void(int64_t)> body) {
-  auto s = std::make_shared<LoopState>();
-  s->total = total;
-  s->body = std::move(body);
-  const int64_t workers = std::min<int64_t>(std::max<int64_t>(pool.num_threads(), 1), total);
-  for (int64_t t = 1; t < workers; ++t) pool.Schedule([s] { run_tasks(s); });
-  run_tasks(s);
-  while (s->done.load() < total) std::this_thread::yield();
-}
-
-// ---- tiles --------------------------------------------------------------------------------
-struct Geom { int64_t N, Cin, Cout, H, W; int K, TH, TW; int64_t tiles_y, tiles_x; bool stream = false; };
-
-// Tile width: a multiple of the pixel block `pbw`, at most `max_tw`; tile height: the largest that keeps about
-// `budget` bytes per tile (`bytes_per_row` per column of a row, plus `halo_rows`), at most 32 rows.
-static Geom make_geom(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, int K, int pbw,
-                      int64_t max_tw, int64_t budget, int64_t bytes_per_row, int64_t halo_rows) {
-  Geom g{N, Cin, Cout, H, W, K, 0, 0, 0, 0};
-  const int64_t wr = (W + pbw - 1) / pbw * pbw;
-  g.TW = (int)std::min<int64_t>(wr, std::max<int64_t>(pbw, max_tw / pbw * pbw));
-  const int64_t th = budget / std::max<int64_t>(bytes_per_row * (g.TW + K - 1), 1) - halo_rows;
-  g.TH = (int)std::max<int64_t>(1, std::min<int64_t>({th, 32, H}));
-  g.tiles_y = (H + g.TH - 1) / g.TH;
-  g.tiles_x = (W + g.TW - 1) / g.TW;
-  return g;
-}
-
-// The input transform applied while a window is copied: v -> prelu(v, slope[c]) + skip (each optional).
-struct InputAct { const float* slope = nullptr; const float* skip = nullptr; };
-
-// Copy the zero-padded, activated input window [Cin][th+K-1][TW+K-1] (th: TH or more) of the tile whose first
-// output is (y0, x0).
-static void fill_tile(const float* x, const InputAct& act, float* s, const Geom& g, int64_t n, int64_t y0, int64_t x0,
-                      int th = 0) {
-  const int r = g.K / 2, rows = (th ? th : g.TH) + g.K - 1, cols = g.TW + g.K - 1;
-  for (int64_t c = 0; c < g.Cin; ++c) {
-    const int64_t plane = (n * g.Cin + c) * g.H * g.W;
-    const float a = act.slope ? act.slope[c] : 1.f;
-    for (int i = 0; i < rows; ++i) {
-      float* dst = s + (c * rows + i) * cols;
-      const int64_t yy = y0 + i - r;
-      if (yy < 0 || yy >= g.H) { std::memset(dst, 0, cols * 4); continue; }
-      const int64_t xs = x0 - r;
-      const int64_t lo = std::min<int64_t>(cols, std::max<int64_t>(0, -xs));
-      const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(cols, g.W - xs));
-      if (lo > 0) std::memset(dst, 0, lo * 4);
-      const float* src = x + plane + yy * g.W + xs;
-      if (act.slope && act.skip) {
-        const float* sk = act.skip + plane + yy * g.W + xs;
-        for (int64_t j = lo; j < hi; ++j) dst[j] = (src[j] >= 0.f ? src[j] : a * src[j]) + sk[j];
-      } else if (act.slope) {
-        for (int64_t j = lo; j < hi; ++j) dst[j] = src[j] >= 0.f ? src[j] : a * src[j];
-      } else if (act.skip) {
-        const float* sk = act.skip + plane + yy * g.W + xs;
-        for (int64_t j = lo; j < hi; ++j) dst[j] = src[j] + sk[j];
-      } else if (hi > lo) {
-        std::memcpy(dst + lo, src + lo, (hi - lo) * 4);
-      }
-      if (hi < cols) std::memset(dst + hi, 0, (cols - hi) * 4);
-    }
-  }
-}
-
-// The epilogue of an input-gradient convolution (see the header). `z` is the forward input (pre-activation).
-struct GradAct { const float* z = nullptr; const float* slope = nullptr; float* draw = nullptr; vf* dslope = nullptr; };
-
-// ---- forward (also the input gradient, with flipped weights and a GradAct epilogue) ---------
-// Register block: CB output channels x RB output rows x PB pixel vectors. Each loaded input vector feeds every
-// output row of the block it reaches (one per kernel row), so an input row is read once for RB output rows.
-template <int K, int CB, int RB, int PB>
-static void fwd_tile(const float* s, const float* wp, const float* bias, float* y, const Geom& g,
-                     int64_t n, int64_t y0, int64_t x0, const GradAct& ga) {
-  const int th = (g.TH + RB - 1) / RB * RB, rows = th + K - 1, cols = g.TW + K - 1;
-  const int64_t ncb = (g.Cout + CB - 1) / CB;
-  for (int64_t cb = 0; cb < ncb; ++cb) {
-    const float* wb = wp + cb * g.Cin * K * K * CB;
-    const int64_t co0 = cb * CB;
-    const int nco = (int)std::min<int64_t>(CB, g.Cout - co0);
-    for (int tr = 0; tr < g.TH && y0 + tr < g.H; tr += RB) {
-      for (int pc = 0; pc < g.TW; pc += PB * VW) {
-        vf acc[CB][RB][PB];
-        for (int c = 0; c < CB; ++c) {
-          const float bv = (bias && c < nco) ? bias[co0 + c] : 0.f;
-          for (int j = 0; j < RB; ++j)
-            for (int p = 0; p < PB; ++p) acc[c][j][p] = vsplat(bv);
-        }
-        const float* sp = s + tr * cols + pc;
-        for (int64_t ci = 0; ci < g.Cin; ++ci) {
-          const float* sc = sp + ci * rows * cols;
-          const float* wc = wb + ci * K * K * CB;
-          for (int i = 0; i < RB + K - 1; ++i)
-            for (int kx = 0; kx < K; ++kx) {
-              vf xin[PB];
-              for (int p = 0; p < PB; ++p) xin[p] = vload(sc + i * cols + kx + p * VW);
-              for (int j = 0; j < RB; ++j) {
-                const int ky = i - j;
-                if (ky < 0 || ky >= K) continue;
-                const float* wk = wc + (ky * K + kx) * CB;
-                for (int c = 0; c < CB; ++c) {
-                  const float wv = wk[c];
-                  for (int p = 0; p < PB; ++p) acc[c][j][p] += xin[p] * wv;
-                }
-              }
-            }
-        }
-        for (int j = 0; j < RB; ++j) {
-          if (tr + j >= g.TH || y0 + tr + j >= g.H) break;
-          for (int c = 0; c < nco; ++c) {
-            const int64_t row = ((n * g.Cout + co0 + c) * g.H + y0 + tr + j) * g.W;
-            for (int p = 0; p < PB; ++p) {
-              const int64_t xx = x0 + pc + p * VW;
-              if (xx >= g.W) break;
-              const int64_t valid = std::min<int64_t>(VW, g.W - xx);
-              vf out = acc[c][j][p];
-              if (ga.slope) {
-                vf z = vf{};
-                if (valid == VW) z = vload(ga.z + row + xx); else std::memcpy(&z, ga.z + row + xx, valid * 4);
-                if (ga.draw) {
-                  if (valid == VW) vstore(ga.draw + row + xx, out);
-                  else { float tmp[VW]; vstore(tmp, out); std::memcpy(ga.draw + row + xx, tmp, valid * 4); }
-                }
-                const vf neg = z < 0.f ? vsplat(1.f) : vsplat(0.f);
-                ga.dslope[co0 + c] += out * z * neg;
-                out = out * (z >= 0.f ? vsplat(1.f) : vsplat(ga.slope[co0 + c]));
-              }
-              if (valid == VW) {
-                if (g.stream && !(reinterpret_cast<uintptr_t>(y + row + xx) & (VW * 4 - 1))) vstream(y + row + xx, out);
-                else vstore(y + row + xx, out);
-              }
-              else { float tmp[VW]; vstore(tmp, out); std::memcpy(y + row + xx, tmp, valid * 4); }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-// y = conv(act(x), w) + b; with `ga.slope` set, y is the gradient masked by prelu'(ga.z) and the slope gradient is
-// summed into `dslope_out` (one partial per tile, added in tile order).
-template <int K, int CB, int RB, int PB>
-static void conv_fwd(ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* w, const float* b,
-                     float* y, int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, GradAct ga,
-                     float* dslope_out) {
-  Geom g = make_geom(N, Cin, Cout, H, W, K, PB * VW, 128, 96 * 1024, Cin * 4, K - 1);
-  // Wide many-channel inputs (a 16->4 5x5 layer on a 1080p frame) would get 7-row tiles: 4 halo rows per 7 and a
-  // row block half wasted. At least 4(K-1) rows, in whole row blocks: that layer 68 -> 57 ms (training shapes unchanged).
-  g.TH = (int)std::min<int64_t>(H, std::max(g.TH, 4 * (K - 1)));
-  if (g.TH > RB && g.TH < H) g.TH = g.TH / RB * RB;
-  g.tiles_y = (H + g.TH - 1) / g.TH;
-  g.stream = !ga.slope && N * Cout * H * W * 4 > STREAM_BYTES;
-  const int64_t ncb = (Cout + CB - 1) / CB, tiles = N * g.tiles_y * g.tiles_x;
-  // weights repacked to [cout block][cin][ky][kx][CB], the last block zero-padded
-  std::vector<float> wp(ncb * Cin * K * K * CB, 0.f);
-  for (int ky = 0; ky < K; ++ky)
-    for (int kx = 0; kx < K; ++kx)
-      for (int64_t ci = 0; ci < Cin; ++ci)
-        for (int64_t co = 0; co < Cout; ++co)
-          wp[(((co / CB) * Cin + ci) * K * K + ky * K + kx) * CB + co % CB] = w[((ky * K + kx) * Cin + ci) * Cout + co];
-  std::vector<vf> slope_partials(ga.slope ? tiles * Cout : 0, vf{});
-  const int th = (g.TH + RB - 1) / RB * RB;  // the window covers whole row blocks (extra rows are zero)
-  const size_t scratch = (size_t)Cin * (th + K - 1) * (g.TW + K - 1);
-  parallel_for(pool, tiles, [&](int64_t t) {
-    thread_local std::vector<float> s;
-    if (s.size() < scratch) s.resize(scratch);
-    const int64_t n = t / (g.tiles_y * g.tiles_x), rem = t % (g.tiles_y * g.tiles_x);
-    const int64_t y0 = (rem / g.tiles_x) * g.TH, x0 = (rem % g.tiles_x) * g.TW;
-    GradAct tga = ga;
-    if (ga.slope) tga.dslope = slope_partials.data() + t * Cout;
-    fill_tile(x, act, s.data(), g, n, y0, x0, th);
-    fwd_tile<K, CB, RB, PB>(s.data(), wp.data(), b, y, g, n, y0, x0, tga);
-    if (g.stream) stream_fence();
-  });
-  if (ga.slope)
-    for (int64_t co = 0; co < Cout; ++co) {
-      vf acc = vf{};
-      for (int64_t t = 0; t < tiles; ++t) acc += slope_partials[t * Cout + co];
-      dslope_out[co] = hsum(acc);
-    }
-}
-
-// ---- weight gradient ----------------------------------------------------------------------
-// dwv[ky][kx][ci][co] (vector partial sums, reduced once at the end) += act(x) window . g tile.
-// One cout block of the gradient tile (CBF x TH x TW) is kept small enough to stay in L1.
-template <int K, int CBF>
-static void wgrad_tile(const float* s, const float* gt, vf* dwv, const Geom& g, int64_t cout_pad, int64_t gcs) {
-  const int rows = g.TH + K - 1, cols = g.TW + K - 1, nv = g.TW / VW;
-  for (int64_t co0 = 0; co0 < cout_pad; co0 += CBF)
-    for (int64_t ci = 0; ci < g.Cin; ++ci)
-      for (int ky = 0; ky < K; ++ky) {
-        vf acc[K][CBF];
-        for (int kx = 0; kx < K; ++kx)
-          for (int c = 0; c < CBF; ++c) acc[kx][c] = vf{};
-        for (int tr = 0; tr < g.TH; ++tr) {
-          const float* sr = s + (ci * rows + tr + ky) * cols;
-          const float* gr = gt + co0 * gcs + tr * g.TW;
-          for (int v = 0; v < nv; ++v) {
-            vf xin[K];
-            for (int kx = 0; kx < K; ++kx) xin[kx] = vload(sr + v * VW + kx);
-            for (int c = 0; c < CBF; ++c) {
-              const vf gv = vload(gr + c * gcs + v * VW);
-              for (int kx = 0; kx < K; ++kx) acc[kx][c] += xin[kx] * gv;
-            }
-          }
-        }
-        vf* d = dwv + (ky * K * g.Cin + ci) * cout_pad + co0;
-        for (int kx = 0; kx < K; ++kx)
-          for (int c = 0; c < CBF; ++c) d[kx * g.Cin * cout_pad + c] += acc[kx][c];
-      }
-}
-
-
-// Transpose of a VW x VW block: rows[i][j] -> rows[j][i] (log2(VW) stages of two-vector shuffles; scalar fallback).
-static inline void transpose_block(vf* r) {
-#if defined(__AVX512F__) && defined(__has_builtin)
-#if __has_builtin(__builtin_shufflevector)
-  for (int i = 0; i < 16; ++i) if (!(i & 8)) {
-    vf a = r[i], b = r[i + 8];
-    r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-    r[i + 8] = __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-  }
-  for (int i = 0; i < 16; ++i) if (!(i & 4)) {
-    vf a = r[i], b = r[i + 4];
-    r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
-    r[i + 4] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
-  }
-  for (int i = 0; i < 16; ++i) if (!(i & 2)) {
-    vf a = r[i], b = r[i + 2];
-    r[i] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-    r[i + 2] = __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-  }
-  for (int i = 0; i < 16; ++i) if (!(i & 1)) {
-    vf a = r[i], b = r[i + 1];
-    r[i] = __builtin_shufflevector(a, b, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-    r[i + 1] = __builtin_shufflevector(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
-  }
-  return;
-#endif
-#endif
-  float t[VW][VW];
-  for (int i = 0; i < VW; ++i) vstore(t[i], r[i]);
-  for (int i = 0; i < VW; ++i) for (int j = 0; j < VW; ++j) r[i][j] = t[j][i];
-}
-
-// Channel-vectorised weight gradient (Cout a multiple of the vector width): the gradient tile is transposed to
-// pixel-major vectors of VW output channels, and each pixel's vector is multiplied by broadcast input values of
-// KYB kernel rows x K taps x CIB input channels held in registers: one vector load and KYB*K*CIB broadcast-FMAs per
-// pixel, no horizontal sums.
-template <int K, int KYB, int CIB>
-static void wgrad_tile_cv(const float* s, const vf* gp, vf* dwv, const Geom& g, int64_t ncv) {
-  const int rows = g.TH + K - 1, cols = g.TW + K - 1;
-  for (int ky0 = 0; ky0 < K; ky0 += KYB)
-    for (int64_t ci0 = 0; ci0 < g.Cin; ci0 += CIB)
-      for (int64_t v = 0; v < ncv; ++v) {
-        vf acc[KYB][K][CIB];
-        for (int j = 0; j < KYB; ++j)
-          for (int kx = 0; kx < K; ++kx)
-            for (int i = 0; i < CIB; ++i) acc[j][kx][i] = vf{};
-        for (int tr = 0; tr < g.TH; ++tr) {
-          const float* row[KYB][CIB];
-          for (int j = 0; j < KYB; ++j)
-            for (int i = 0; i < CIB; ++i) row[j][i] = s + ((ci0 + i) * rows + tr + ky0 + j) * cols;
-          const vf* gr = gp + (int64_t)tr * g.TW * ncv + v;
-          for (int c = 0; c < g.TW; ++c) {
-            const vf gv = gr[c * ncv];
-            for (int j = 0; j < KYB; ++j)
-              for (int kx = 0; kx < K; ++kx)
-                for (int i = 0; i < CIB; ++i) acc[j][kx][i] += row[j][i][c + kx] * gv;
-          }
-        }
-        for (int j = 0; j < KYB; ++j)
-          for (int kx = 0; kx < K; ++kx)
-            for (int i = 0; i < CIB; ++i) dwv[(((ky0 + j) * K + kx) * g.Cin + ci0 + i) * ncv + v] += acc[j][kx][i];
-      }
-}
-
-template <int K, int KYB, int CIB>
-static void conv_wgrad_cv(ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* gy, float* dw,
-                          float* db, int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
-  const int64_t ncv = Cout / VW;
-  // tiles of about 48 KiB of transposed gradient
-  const Geom g = make_geom(N, Cin, Cout, H, W, K, VW, 128, 48 * 1024, Cout * 4, 0);
-  const int64_t tiles = N * g.tiles_y * g.tiles_x, nw = K * K * Cin * ncv;
-  const int64_t group_bytes = (nw + ncv) * (int64_t)sizeof(vf);
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({tiles, 16, (32 << 20) / group_bytes}));
-  std::vector<std::vector<vf>> partial(groups, std::vector<vf>(nw + ncv, vf{}));
-  const size_t scratch = (size_t)Cin * (g.TH + K - 1) * (g.TW + K - 1), gscratch = (size_t)g.TH * g.TW * ncv;
-  parallel_for(pool, groups, [&](int64_t group) {
-    thread_local std::vector<float> s;
-    thread_local std::vector<vf> gp;
-    if (s.size() < scratch) s.resize(scratch);
-    if (gp.size() < gscratch) gp.resize(gscratch);
-    vf* pw = partial[group].data();
-    vf* pdb = pw + nw;
-    for (int64_t t = group * tiles / groups; t < (group + 1) * tiles / groups; ++t) {
-      const int64_t n = t / (g.tiles_y * g.tiles_x), rem = t % (g.tiles_y * g.tiles_x);
-      const int64_t y0 = (rem / g.tiles_x) * g.TH, x0 = (rem % g.tiles_x) * g.TW;
-      fill_tile(x, act, s.data(), g, n, y0, x0);
-      const int64_t valid = std::min<int64_t>(g.TW, W - x0);
-      float* gpf = reinterpret_cast<float*>(gp.data());
-      for (int tr = 0; tr < g.TH; ++tr) {
-        if (y0 + tr >= H) { std::memset(gpf + (int64_t)tr * g.TW * Cout, 0, g.TW * Cout * 4); continue; }
-        // transpose VW x VW blocks (VW channels x VW pixels) of the planar gradient into pixel-major vectors
-        for (int64_t v = 0; v < ncv; ++v)
-          for (int64_t c0 = 0; c0 < g.TW; c0 += VW) {
-            vf blk[VW];
-            const int64_t cnt = std::max<int64_t>(0, std::min<int64_t>(VW, valid - c0));
-            for (int i = 0; i < VW; ++i) {
-              const float* src = gy + ((n * Cout + v * VW + i) * H + y0 + tr) * W + x0 + c0;
-              if (cnt == VW) blk[i] = vload(src);
-              else { blk[i] = vf{}; if (cnt) std::memcpy(&blk[i], src, cnt * 4); }
-            }
-            transpose_block(blk);
-            for (int i = 0; i < VW; ++i) gp[((int64_t)tr * g.TW + c0 + i) * ncv + v] = blk[i];
-          }
-        const vf* rv = gp.data() + (int64_t)tr * g.TW * ncv;
-        for (int64_t c = 0; c < valid; ++c)
-          for (int64_t v = 0; v < ncv; ++v) pdb[v] += rv[c * ncv + v];
-      }
-      wgrad_tile_cv<K, KYB, CIB>(s.data(), gp.data(), pw, g, ncv);
-    }
-  });
-  for (int64_t i = 0; i < K * K * Cin; ++i)
-    for (int64_t v = 0; v < ncv; ++v) {
-      vf acc = vf{};
-      for (int64_t gr = 0; gr < groups; ++gr) acc += partial[gr][i * ncv + v];
-      vstore(dw + i * Cout + v * VW, acc);
-    }
-  for (int64_t v = 0; v < ncv; ++v) {
-    vf acc = vf{};
-    for (int64_t gr = 0; gr < groups; ++gr) acc += partial[gr][nw + v];
-    vstore(db + v * VW, acc);
-  }
-}
-
-// Input-channel-vectorised weight gradient for few output channels (Cin a multiple of VW, Cout <= 8, e.g. SESR's
-// last layer, 16 -> s^2): the activated input window is transposed to pixel-major vectors of VW input channels, and
-// for each pixel K shifted input vectors are multiplied by broadcast gradient values of COB output channels.
-template <int K, int COB>
-static void wgrad_tile_ci(const vf* xs, const float* gt, vf* dwv, const Geom& g, int64_t ncv, int64_t cout_pad, int64_t gcs) {
-  const int cols = g.TW + K - 1;
-  for (int ky = 0; ky < K; ++ky)
-    for (int64_t v = 0; v < ncv; ++v)
-      for (int64_t co0 = 0; co0 < cout_pad; co0 += COB) {
-        vf acc[K][COB];
-        for (int kx = 0; kx < K; ++kx)
-          for (int c = 0; c < COB; ++c) acc[kx][c] = vf{};
-        for (int tr = 0; tr < g.TH; ++tr) {
-          const vf* xr = xs + ((int64_t)(tr + ky) * cols) * ncv + v;
-          const float* gr = gt + co0 * gcs + (int64_t)tr * g.TW;
-          for (int px = 0; px < g.TW; ++px) {
-            vf xv[K];
-            for (int kx = 0; kx < K; ++kx) xv[kx] = xr[(px + kx) * ncv];
-            for (int c = 0; c < COB; ++c) {
-              const float gs = gr[c * gcs + px];
-              for (int kx = 0; kx < K; ++kx) acc[kx][c] += xv[kx] * gs;
-            }
-          }
-        }
-        for (int kx = 0; kx < K; ++kx)
-          for (int c = 0; c < COB; ++c) dwv[(((int64_t)ky * K + kx) * cout_pad + co0 + c) * ncv + v] += acc[kx][c];
-      }
-}
-
-template <int K, int COB>
-static void conv_wgrad_ci(ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* gy, float* dw,
-                          float* db, int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
-  const int64_t ncv = Cin / VW, cout_pad = (Cout + COB - 1) / COB * COB;
-  const Geom g = make_geom(N, Cin, Cout, H, W, K, VW, 128, 64 * 1024, Cin * 4, K - 1);
-  const int rows = g.TH + K - 1, cols = g.TW + K - 1;
-  const int64_t tiles = N * g.tiles_y * g.tiles_x, nw = K * K * cout_pad * ncv;
-  const int64_t group_bytes = (nw + cout_pad) * (int64_t)sizeof(vf);
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({tiles, 16, (32 << 20) / group_bytes}));
-  std::vector<std::vector<vf>> partial(groups, std::vector<vf>(nw + cout_pad, vf{}));
-  const int64_t gcs = (int64_t)g.TH * g.TW + 3 * VW;
-  const int64_t cols_pad = (cols + VW - 1) / VW * VW;
-  const size_t scratch = (size_t)Cin * rows * cols_pad, xscratch = (size_t)rows * cols_pad * ncv, gscratch = (size_t)cout_pad * gcs;
-  parallel_for(pool, groups, [&](int64_t group) {
-    thread_local std::vector<float> s, gt;
-    thread_local std::vector<vf> xs;
-    if (s.size() < scratch) s.resize(scratch);
-    if (xs.size() < xscratch) xs.resize(xscratch);
-    if (gt.size() < gscratch) gt.resize(gscratch);
-    vf* pw = partial[group].data();
-    float* pdb = reinterpret_cast<float*>(pw + nw);
-    for (int64_t t = group * tiles / groups; t < (group + 1) * tiles / groups; ++t) {
-      const int64_t n = t / (g.tiles_y * g.tiles_x), rem = t % (g.tiles_y * g.tiles_x);
-      const int64_t y0 = (rem / g.tiles_x) * g.TH, x0 = (rem % g.tiles_x) * g.TW;
-      fill_tile(x, act, s.data(), g, n, y0, x0);
-      // planar window [Cin][rows][cols] -> pixel-major vectors [rows][cols][Cin/VW]
-      for (int r = 0; r < rows; ++r)
-        for (int64_t v = 0; v < ncv; ++v)
-          for (int c0 = 0; c0 < cols; c0 += VW) {
-            vf blk[VW];
-            const int cnt = std::min(VW, cols - c0);
-            for (int i = 0; i < VW; ++i) {
-              const float* src = s.data() + ((v * VW + i) * rows + r) * cols + c0;
-              if (cnt == VW) blk[i] = vload(src); else { blk[i] = vf{}; std::memcpy(&blk[i], src, cnt * 4); }
-            }
-            transpose_block(blk);
-            for (int i = 0; i < cnt; ++i) xs[((int64_t)r * cols + c0 + i) * ncv + v] = blk[i];
-          }
-      const int64_t valid = std::min<int64_t>(g.TW, W - x0);
-      for (int64_t co = 0; co < cout_pad; ++co)
-        for (int tr = 0; tr < g.TH; ++tr) {
-          float* dst = gt.data() + co * gcs + tr * g.TW;
-          if (co >= Cout || y0 + tr >= H) { std::memset(dst, 0, g.TW * 4); continue; }
-          const float* src = gy + ((n * Cout + co) * H + y0 + tr) * W + x0;
-          std::memcpy(dst, src, valid * 4);
-          if (valid < g.TW) std::memset(dst + valid, 0, (g.TW - valid) * 4);
-          float acc = 0.f;
-          for (int64_t i = 0; i < valid; ++i) acc += src[i];
-          pdb[co] += acc;
-        }
-      wgrad_tile_ci<K, COB>(xs.data(), gt.data(), pw, g, ncv, cout_pad, gcs);
-    }
-  });
-  for (int64_t k = 0; k < K * K; ++k)
-    for (int64_t co = 0; co < Cout; ++co)
-      for (int64_t v = 0; v < ncv; ++v) {
-        vf acc = vf{};
-        for (int64_t gr = 0; gr < groups; ++gr) acc += partial[gr][(k * cout_pad + co) * ncv + v];
-        for (int i = 0; i < VW; ++i) dw[(k * Cin + v * VW + i) * Cout + co] = acc[i];
-      }
-  for (int64_t co = 0; co < Cout; ++co) {
-    float acc = 0.f;
-    for (int64_t gr = 0; gr < groups; ++gr) acc += reinterpret_cast<const float*>(partial[gr].data() + nw)[co];
-    db[co] = acc;
-  }
-}
-
-template <int K, int CBF>
-static void conv_wgrad(ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* gy, float* dw,
-                       float* db, int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
-  const int64_t cout_pad = (Cout + CBF - 1) / CBF * CBF;
-  // rows per tile: one cout block of the gradient tile fits in ~6 KiB
-  const Geom g = make_geom(N, Cin, Cout, H, W, K, VW, 128, 6 * 1024, (int64_t)CBF * 4, 0);
-  const int64_t tiles = N * g.tiles_y * g.tiles_x, nw = K * K * Cin * cout_pad;
-  // Tiles are summed in a fixed number of contiguous groups, each into its own partial sums, and the partials
-  // are added in group order: the result does not depend on thread timing or count (bitwise reproducible).
-  const int64_t group_bytes = (nw + cout_pad) * (int64_t)sizeof(vf);
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({tiles, 16, (32 << 20) / group_bytes}));
-  std::vector<std::vector<vf>> partial(groups, std::vector<vf>(nw + cout_pad, vf{}));
-  // channel stride of the gradient tile, padded so channels do not alias in a 4 KiB-way cache set
-  const int64_t gcs = (int64_t)g.TH * g.TW + 3 * VW;
-  const size_t scratch = (size_t)Cin * (g.TH + K - 1) * (g.TW + K - 1), gscratch = (size_t)cout_pad * gcs;
-  parallel_for(pool, groups, [&](int64_t group) {
-    thread_local std::vector<float> s, gt;
-    if (s.size() < scratch) s.resize(scratch);
-    if (gt.size() < gscratch) gt.resize(gscratch);
-    vf* pw = partial[group].data();
-    vf* pdb = pw + nw;
-    for (int64_t t = group * tiles / groups; t < (group + 1) * tiles / groups; ++t) {
-      const int64_t n = t / (g.tiles_y * g.tiles_x), rem = t % (g.tiles_y * g.tiles_x);
-      const int64_t y0 = (rem / g.tiles_x) * g.TH, x0 = (rem % g.tiles_x) * g.TW;
-      fill_tile(x, act, s.data(), g, n, y0, x0);
-      const int64_t valid = std::min<int64_t>(g.TW, W - x0);
-      for (int64_t co = 0; co < cout_pad; ++co)
-        for (int tr = 0; tr < g.TH; ++tr) {
-          float* dst = gt.data() + co * gcs + tr * g.TW;
-          if (co >= Cout || y0 + tr >= H) { std::memset(dst, 0, g.TW * 4); continue; }
-          std::memcpy(dst, gy + ((n * Cout + co) * H + y0 + tr) * W + x0, valid * 4);
-          if (valid < g.TW) std::memset(dst + valid, 0, (g.TW - valid) * 4);
-          vf acc = vf{};
-          for (int v = 0; v < g.TW / VW; ++v) acc += vload(dst + v * VW);
-          pdb[co] += acc;
-        }
-      wgrad_tile<K, CBF>(s.data(), gt.data(), pw, g, cout_pad, gcs);
-    }
-  });
-  for (int64_t i = 0; i < K * K * Cin; ++i)
-    for (int64_t co = 0; co < Cout; ++co) {
-      vf acc = vf{};
-      for (int64_t gr = 0; gr < groups; ++gr) acc += partial[gr][i * cout_pad + co];
-      dw[i * Cout + co] = hsum(acc);
-    }
-  for (int64_t co = 0; co < Cout; ++co) {
-    vf acc = vf{};
-    for (int64_t gr = 0; gr < groups; ++gr) acc += partial[gr][nw + co];
-    db[co] = hsum(acc);
-  }
-}
-
-// ---- FFI entry points ---------------------------------------------------------------------
-using Buf = ffi::Buffer<ffi::F32>;        // any rank: optional operands are passed as empty arrays
-using Out = ffi::ResultBuffer<ffi::F32>;
-
-template <int K, int CB, int RB, int PB>
-static bool fwd(ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* w, const float* b, float* y,
-                int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, const GradAct& ga, float* dslope) {
-  conv_fwd<K, CB, RB, PB>(pool, x, act, w, b, y, N, Cin, Cout, H, W, ga, dslope);
-  return true;
-}
-
-// Register blocks by kernel size and number of output channels (at most 24 accumulators).
-static bool fwd_dispatch(int64_t K, ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* w,
-                         const float* b, float* y, int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W,
-                         const GradAct& ga, float* dslope) {
-#define ARGS pool, x, act, w, b, y, N, Cin, Cout, H, W, ga, dslope
-  // measured on SESR's shapes: row blocks pay off when few output channels give each loaded vector little reuse;
-  // a single-channel input (the first layer) does best with two pixel vectors per register block
-  switch (K) {
-    case 1: return Cout <= 4 ? fwd<1, 4, 1, 4>(ARGS) : fwd<1, 8, 1, 2>(ARGS);
-    case 3: return Cout <= 4 ? fwd<3, 4, 2, 2>(ARGS) : fwd<3, 8, 1, 2>(ARGS);
-    case 5: return Cout <= 4 ? fwd<5, 4, 2, 2>(ARGS) : fwd<5, 8, 1, 2>(ARGS);
-    case 7: return Cout <= 4 ? fwd<7, 4, 2, 2>(ARGS) : fwd<7, 8, 2, 1>(ARGS);
-  }
-#undef ARGS
-  return false;
-}
-
-static ffi::Error run_fwd(ffi::ThreadPool& pool, const Buf& x, const InputAct& act, const Buf& w, const float* b,
-                          float* y, const GradAct& ga, float* dslope, const char* who) {
-  const auto xd = x.dimensions(), wd = w.dimensions();
-  if (xd.size() != 4 || wd.size() != 4) return ffi::Error::InvalidArgument(std::string(who) + ": expected 4-D input and kernel");
-  const int64_t N = xd[0], Cin = xd[1], H = xd[2], W = xd[3], K = wd[0], Cout = wd[3];
-  if (wd[1] != K || wd[2] != Cin || K % 2 == 0)
-    return ffi::Error::InvalidArgument(std::string(who) + ": kernel must be (k, k, Cin, Cout) with odd k");
-  const bool ok = fwd_dispatch(K, pool, x.typed_data(), act, w.typed_data(), b, y, N, Cin, Cout, H, W, ga, dslope);
-  if (!ok) return ffi::Error::InvalidArgument(std::string(who) + ": kernel size must be 1, 3, 5 or 7");
-  return ffi::Error::Success();
-}
-
-static const float* optional(const Buf& b) { return b.element_count() ? b.typed_data() : nullptr; }
-
-// y = conv(prelu(x, slope) + skip, w) + b; slope (Cin,) and skip (like x) may be empty.
-static ffi::Error ConvFwd(ffi::ThreadPool pool, Buf x, Buf slope, Buf skip, Buf w, Buf b, Out y) {
-  if (b.element_count() != w.dimensions().back()) return ffi::Error::InvalidArgument("sesr_conv_fwd: bias must be (Cout,)");
-  return run_fwd(pool, x, InputAct{optional(slope), optional(skip)}, w, b.typed_data(), y->typed_data(), GradAct{},
-                 nullptr, "sesr_conv_fwd");
-}
-
-// Input gradient of conv(prelu(z, slope) + skip, w): r = conv(g, w_flipped); dz = r * prelu'(z); dslope = sum r*z*[z<0];
-// dskip = r. With an empty slope, dz = r and dslope/dskip are empty.
-static ffi::Error ConvDinput(ffi::ThreadPool pool, Buf g, Buf w_flipped, Buf z, Buf slope, Out dz, Out dskip, Out dslope) {
-  GradAct ga;
-  if (slope.element_count()) {
-    ga.z = z.typed_data();
-    ga.slope = slope.typed_data();
-    ga.draw = dskip->element_count() ? dskip->typed_data() : nullptr;
-  }
-  return run_fwd(pool, g, InputAct{}, w_flipped, nullptr, dz->typed_data(), ga,
-                 slope.element_count() ? dslope->typed_data() : nullptr, "sesr_conv_dinput");
-}
-
-// dw, db of conv(prelu(x, slope) + skip, w) + b for the output cotangent g.
-static ffi::Error ConvWgrad(ffi::ThreadPool pool, Buf x, Buf slope, Buf skip, Buf gy, Out dw, Out db) {
-  const auto xd = x.dimensions(), gd = gy.dimensions();
-  const int64_t N = xd[0], Cin = xd[1], H = xd[2], W = xd[3], Cout = gd[1], K = dw->dimensions()[0];
-  const InputAct act{optional(slope), optional(skip)};
-  const float* xp = x.typed_data();
-  const float* gp = gy.typed_data();
-  float* dwp = dw->typed_data();
-  float* dbp = db->typed_data();
-  const bool cv = Cout % VW == 0;  // channel-vectorised over outputs
-  const bool ci = Cin % VW == 0 && Cout <= 8;  // channel-vectorised over inputs (few outputs)
-  if (cv && K == 3 && Cin % 8 == 0) conv_wgrad_cv<3, 1, 8>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W);
-  else if (cv && K == 5 && Cin == 1) conv_wgrad_cv<5, 5, 1>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W);
-  else if (cv && K == 5 && Cin % 4 == 0) conv_wgrad_cv<5, 1, 4>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W);
-  else if (ci && K == 5) conv_wgrad_ci<5, 4>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W);
-  else if (ci && K == 3) conv_wgrad_ci<3, 4>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W);
-  else if (cv && K == 1 && Cin % 16 == 0) conv_wgrad_cv<1, 1, 16>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W);
-  else switch (K) {
-    case 1: conv_wgrad<1, 16>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W); break;
-    case 3: conv_wgrad<3, 8>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W); break;
-    case 5: conv_wgrad<5, 4>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W); break;
-    case 7: conv_wgrad<7, 3>(pool, xp, act, gp, dwp, dbp, N, Cin, Cout, H, W); break;
-    default: return ffi::Error::InvalidArgument("sesr_conv_wgrad: kernel size must be 1, 3, 5 or 7");
-  }
-  return ffi::Error::Success();
-}
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(sesr_conv_fwd, ConvFwd,
-                              ffi::Ffi::Bind().Ctx<ffi::ThreadPool>().Arg<Buf>().Arg<Buf>().Arg<Buf>().Arg<Buf>()
-                                  .Arg<Buf>().Ret<Buf>());
-XLA_FFI_DEFINE_HANDLER_SYMBOL(sesr_conv_dinput, ConvDinput,
-                              ffi::Ffi::Bind().Ctx<ffi::ThreadPool>().Arg<Buf>().Arg<Buf>().Arg<Buf>().Arg<Buf>()
-                                  .Ret<Buf>().Ret<Buf>().Ret<Buf>());
-XLA_FFI_DEFINE_HANDLER_SYMBOL(sesr_conv_wgrad, ConvWgrad,
-                              ffi::Ffi::Bind().Ctx<ffi::ThreadPool>().Arg<Buf>().Arg<Buf>().Arg<Buf>().Arg<Buf>()
-                                  .Ret<Buf>().Ret<Buf>());
-"""
-
-# %% ../nbs/00_conv.ipynb #28f001ba
-@functools.cache
-def tune_host_allocator() -> bool:
-    "Make glibc keep large buffers mapped (one arena, no mmap, no trim); True if applied. See the text for why."
-    if os.environ.get('SESR_NB_MALLOC', 'tune').lower() in ('off', '0', 'no') or not sys.platform.startswith('linux'):
-        return False
-    try: libc = ctypes.CDLL('libc.so.6')
-    except OSError: return False  # not glibc (e.g. musl): nothing to tune
-    M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
-    return all(libc.mallopt(option, value) == 1 for option, value in
-               [(M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 1 << 30)])
-
-tune_host_allocator()
-
-# %% ../nbs/00_conv.ipynb #6e9820f0
-def tune_xla_cpu_flags() -> bool:
-    "Keep XLA:CPU's YNNPACK fusions to dot products (see the text); True if XLA_FLAGS was changed."
-    flags = os.environ.get('XLA_FLAGS', '')
-    major_minor = tuple(int(p) for p in jax.__version__.split('.')[:2])
-    if 'xla_cpu_experimental_ynn_fusion_type' in flags or major_minor < (0, 10) or \
-       os.environ.get('SESR_NB_XLA_FLAGS', 'tune').lower() in ('off', '0', 'no'):
-        return False
-    os.environ['XLA_FLAGS'] = (flags + ' --xla_cpu_experimental_ynn_fusion_type=individual_dot').strip()
-    return True
-
-tune_xla_cpu_flags()
+# %% ../nbs/00_conv.ipynb #d8925f0d
+def native_sources() -> dict[str, str]:
+    "The C++ sources of the native kernels, `sesr_nb/csrc/*.h` and `*.cc` as installed: file name -> text."
+    folder = resources.files('sesr_nb') / 'csrc'
+    if not folder.is_dir():
+        raise RuntimeError(f'{folder} is missing: this installation of sesr_nb has no C++ sources; reinstall it '
+                           '(a wheel must contain sesr_nb/csrc)')
+    return {f.name: f.read_text(encoding='utf-8') for f in sorted(folder.iterdir(), key=lambda f: f.name)
+            if f.name.endswith(('.h', '.cc'))}
 
 # %% ../nbs/00_conv.ipynb #37f6a46e
 def native_cache_dir() -> Path:
-    "Folder where the compiled native kernels are cached."
+    "Folder where the compiled native kernels are cached: `$SESR_NB_CACHE`, else `$XDG_CACHE_HOME/sesr_nb`, else ~/.cache/sesr_nb."
     if os.environ.get('SESR_NB_CACHE'): return Path(os.environ['SESR_NB_CACHE']).expanduser()
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base) / 'sesr_nb'
@@ -714,7 +38,7 @@ def _cpu_signature() -> str:
     sig = [platform.machine(), platform.processor()]
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith(('flags', 'Features', 'model name')): sig.append(line); 
+            if line.startswith(('flags', 'Features', 'model name')): sig.append(line)
             if line.startswith(('flags', 'Features')): break
     except OSError: pass
     return '\n'.join(sig)
@@ -726,60 +50,104 @@ def _find_compiler() -> str | None:
     return None
 
 # %% ../nbs/00_conv.ipynb #3b7ac90b
-def build_native_library(cache_dir: Path | None = None, force: bool = False) -> Path:
-    "Compile the native convolution kernels for this CPU (if not cached) and return the shared library's path."
-    compiler = _find_compiler()
-    if compiler is None: raise RuntimeError('no C++ compiler found (set $CXX or install g++/clang++)')
-    include = jax.ffi.include_dir()
+def _compiler_flags() -> list[str]:
+    "Flags for the kernels: optimised for this CPU, with the usual warnings on (the sources compile without any)."
     arch = '-mcpu=native' if platform.machine().lower() in ('arm64', 'aarch64') else '-march=native'
     # GCC's predictive commoning turns the broadcast-FMA inner loops into register shuffles with stack spills
-    # (half the speed); clang does not know the flag, so it is retried without it.
-    flags = ['-O3', arch, '-fno-predictive-commoning', '-std=c++17', '-shared', '-fPIC', '-w']
-    key = hashlib.sha256('\0'.join([_NATIVE_SOURCE, jax.__version__, str(include), compiler, ' '.join(flags),
-                                    _cpu_signature()]).encode()).hexdigest()[:16]
+    # (half the speed); a compiler that rejects the flag is retried without it.
+    return ['-O3', arch, '-fno-predictive-commoning', '-std=c++17', '-fPIC', '-Wall', '-Wextra']
+
+def _sources_dir(tmp: Path) -> Path:
+    "The csrc folder on disk: the package's own (so compiler messages name the real files), else a copy in `tmp`."
+    folder = resources.files('sesr_nb') / 'csrc'
+    if isinstance(folder, Path) and folder.is_dir(): return folder
+    copy = tmp / 'csrc'
+    copy.mkdir()
+    for name, text in native_sources().items(): (copy / name).write_text(text, encoding='utf-8')
+    return copy
+
+def _compile(compiler: str, flags: list[str], include: str, src: Path, out: Path) -> tuple[bool, str, str]:
+    "Compile every .cc of `src` (in parallel) and link `out/sesr_conv.so`: (success, full log, messages of the failed steps)."
+    def run(cmd):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        return proc.returncode == 0, f'$ {shlex.join(cmd)}\n{proc.stdout}{proc.stderr}', proc.stderr
+    units = sorted(src.glob('*.cc'))
+    objects = [str(out / f'{unit.stem}.o') for unit in units]
+    cmds = [[compiler, *flags, '-isystem', include, '-c', str(unit), '-o', obj] for unit, obj in zip(units, objects)]
+    with ThreadPoolExecutor(max(1, min(len(cmds), os.cpu_count() or 1))) as pool: steps = list(pool.map(run, cmds))
+    if all(ok for ok, _, _ in steps): steps.append(run([compiler, '-shared', '-fPIC', *objects, '-o', str(out / 'sesr_conv.so')]))
+    return all(ok for ok, _, _ in steps), '\n'.join(log for _, log, _ in steps), '\n'.join(e for ok, _, e in steps if not ok)
+
+# %% ../nbs/00_conv.ipynb #347e325a
+def build_native_library(cache_dir: Path | None = None, force: bool = False) -> Path:
+    """Compile the native kernels (`sesr_nb/csrc`) for this CPU if not cached, and return the shared library's path.
+    The compiler's output is kept next to it (`.log`); a failed build raises RuntimeError with the compiler's messages."""
+    compiler = _find_compiler()
+    if compiler is None: raise RuntimeError('no C++ compiler found: install g++ or clang++, or set $CXX to one')
+    include, flags, sources = str(jax.ffi.include_dir()), _compiler_flags(), native_sources()
+    digest = hashlib.sha256('\0'.join([jax.__version__, include, compiler, ' '.join(flags), _cpu_signature()]).encode())
+    for name, text in sources.items(): digest.update(f'\0{name}\0{text}'.encode())
     cache_dir = Path(cache_dir or native_cache_dir())
     cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / f'sesr_conv_{key}.so'
+    target = cache_dir / f'sesr_conv_{digest.hexdigest()[:16]}.so'
     if target.exists() and not force: return target
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        src, out = Path(tmp) / 'sesr_conv.cc', Path(tmp) / 'sesr_conv.so'
-        src.write_text(_NATIVE_SOURCE)
-        compile_ = lambda fl: subprocess.run([compiler, *fl, '-I', str(include), str(src), '-o', str(out)],
-                                             capture_output=True, text=True, timeout=300)
-        proc = compile_(flags)
-        if proc.returncode != 0: proc = compile_([f for f in flags if f != '-fno-predictive-commoning'])
-        if proc.returncode != 0:
-            raise RuntimeError(f'compiling the native kernels failed:\n{proc.stderr[-2000:]}')
-        os.replace(out, target)
+        tmp, log = Path(tmp), target.with_suffix('.log')
+        src = _sources_dir(tmp)
+        ok, full, errors = _compile(compiler, flags, include, src, tmp)
+        if not ok and 'predictive-commoning' in errors:
+            ok, full, errors = _compile(compiler, [f for f in flags if f != '-fno-predictive-commoning'], include, src, tmp)
+        (tmp / 'build.log').write_text(full)
+        os.replace(tmp / 'build.log', log)
+        if not ok: raise RuntimeError(f'compiling the native kernels failed (full log: {log}):\n{errors[-4000:]}')
+        os.replace(tmp / 'sesr_conv.so', target)
     return target
 
 # %% ../nbs/00_conv.ipynb #a199c4d3
+_NATIVE_TARGETS = ('sesr_conv_fwd', 'sesr_conv_dinput', 'sesr_conv_wgrad', 'sesr_pool_threads')
+
 @functools.cache
-def native_available() -> bool:
-    "Build (once per process) and register the native kernels with XLA; False, with a warning, if impossible."
+def _native_error() -> Exception | None:
+    "Build (once per process) and register the native kernels with XLA's CPU backend; the error if that failed."
     try:
         lib = ctypes.cdll.LoadLibrary(str(build_native_library()))
-        for name in ('sesr_conv_fwd', 'sesr_conv_dinput', 'sesr_conv_wgrad'):
+        for name in _NATIVE_TARGETS:
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform='cpu')
-        return True
-    except Exception as err:  # any failure means: use XLA's convolution instead
-        warnings.warn(f'sesr_nb: native CPU convolutions unavailable ({err}); using XLA convolutions, '
-                      'which are about 2x slower on CPU.')
-        return False
+    except Exception as err:  # any failure means: no native path in this process
+        return err
+    return None
+
+@functools.cache
+def native_available() -> bool:
+    "True if the native kernels are built and registered (tried once per process); if not, False and one warning line."
+    err = _native_error()
+    if err is not None:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(':')
+        warnings.warn(f'sesr_nb: native CPU convolutions unavailable ({reason}); using XLA convolutions, about 2x slower '
+                      'on CPU (SESR_NB_CONV=native turns this into an error with the compiler messages, '
+                      'SESR_NB_CONV=xla silences it)', RuntimeWarning, stacklevel=2)
+    return err is None
+
+def _require_native() -> None:
+    "Raise RuntimeError, with the compiler's messages, unless the native kernels are available."
+    err = _native_error()
+    if err is not None:
+        raise RuntimeError(f'the native CPU convolutions are required (SESR_NB_CONV=native or backend="native") but '
+                           f'unavailable; fix the build below, or unset SESR_NB_CONV to fall back to XLA.\n{err}') from err
 
 # %% ../nbs/00_conv.ipynb #6d05903d
 def conv_backend(dtype=jnp.float32) -> str:
-    "The convolution backend `conv2d` uses now for `dtype`: 'native' or 'xla'."
-    choice = os.environ.get('SESR_NB_CONV', 'auto').lower()
+    """The backend `conv2d` uses now for `dtype`: 'native' or 'xla' (the table above). Under `SESR_NB_CONV=native`,
+    raises RuntimeError with the compiler's messages when float32 on the CPU would need kernels that do not build."""
+    choice = os.environ.get('SESR_NB_CONV', 'auto').strip().lower() or 'auto'
     if choice not in ('auto', 'native', 'xla'):
         raise ValueError(f"SESR_NB_CONV must be 'auto', 'native' or 'xla', got {choice!r}")
-    if choice == 'xla': return 'xla'
-    usable = jax.default_backend() == 'cpu' and jnp.dtype(dtype) == jnp.float32
+    native_applies = jax.default_backend() == 'cpu' and jnp.dtype(dtype) == jnp.float32
+    if choice == 'xla' or not native_applies: return 'xla'
     if choice == 'native':
-        if not usable: raise ValueError('SESR_NB_CONV=native needs float32 on a CPU backend')
-        if not native_available(): raise RuntimeError('SESR_NB_CONV=native but the native kernels did not build')
+        _require_native()
         return 'native'
-    return 'native' if usable and native_available() else 'xla'
+    return 'native' if native_available() else 'xla'
 
 # %% ../nbs/00_conv.ipynb #3e76ca10
 def _empty(): return jnp.zeros((0,), jnp.float32)
@@ -833,11 +201,15 @@ def _check_conv_args(x, w, slope, skip):
 
 def conv2d_act(x: jax.Array, w: jax.Array, b: jax.Array | None = None, slope: jax.Array | None = None,
                skip: jax.Array | None = None, backend: str | None = None) -> jax.Array:
-    "conv(prelu(x, slope) + skip, w) + b: NCHW `x`, HWIO kernel `w` with odd k, SAME; `slope` and `skip` optional."
+    """conv(prelu(x, slope) + skip, w) + b: NCHW `x`, HWIO kernel `w` with odd k, SAME; `slope` and `skip` optional.
+    `backend`: None (`conv_backend`'s choice), 'native' (float32 kernels; RuntimeError if they do not build) or 'xla'."""
     _check_conv_args(x, w, slope, skip)
+    if backend not in (None, 'native', 'xla'): raise ValueError(f"backend must be None, 'native' or 'xla', got {backend!r}")
     if b is None: b = jnp.zeros((w.shape[3],), w.dtype)
+    if w.shape[0] > 7: backend = 'xla'  # the native kernels cover k = 1, 3, 5, 7
     backend = backend or conv_backend(jnp.result_type(x, w))
-    if backend == 'native' and w.shape[0] <= 7:
+    if backend == 'native':
+        _require_native()
         f32 = lambda a: _empty() if a is None else a.astype(jnp.float32)
         return _conv_native(x.astype(jnp.float32), f32(slope), f32(skip), w.astype(jnp.float32), b.astype(jnp.float32))
     return _conv_xla(x, w, b, slope, skip)
@@ -845,3 +217,34 @@ def conv2d_act(x: jax.Array, w: jax.Array, b: jax.Array | None = None, slope: ja
 def conv2d(x: jax.Array, w: jax.Array, b: jax.Array | None = None, backend: str | None = None) -> jax.Array:
     "Stride-1 SAME convolution of NCHW `x` (N, Cin, H, W) with an HWIO kernel `w` (k, k, Cin, Cout), odd k, plus bias."
     return conv2d_act(x, w, b, backend=backend)
+
+# %% ../nbs/00_conv.ipynb #28f001ba
+@functools.cache
+def tune_host_allocator() -> bool:
+    "Make glibc keep large buffers mapped (one arena, no mmap, no trim); True if applied (once per process; see the text)."
+    if os.environ.get('SESR_NB_MALLOC', 'tune').lower() in ('off', '0', 'no') or not sys.platform.startswith('linux'):
+        return False
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False  # not glibc (e.g. musl): nothing to tune
+    M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
+    return all(libc.mallopt(option, value) == 1 for option, value in
+               [(M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 1 << 30)])
+
+# %% ../nbs/00_conv.ipynb #6e9820f0
+@functools.cache
+def tune_xla_cpu_flags() -> bool:
+    "Keep XLA:CPU's YNNPACK fusions to dot products (see the text); True if XLA_FLAGS was changed (once per process)."
+    flags = os.environ.get('XLA_FLAGS', '')
+    major_minor = tuple(int(p) for p in jax.__version__.split('.')[:2])
+    if 'xla_cpu_experimental_ynn_fusion_type' in flags or major_minor < (0, 10) or \
+       os.environ.get('SESR_NB_XLA_FLAGS', 'tune').lower() in ('off', '0', 'no'):
+        return False
+    os.environ['XLA_FLAGS'] = (flags + ' --xla_cpu_experimental_ynn_fusion_type=individual_dot').strip()
+    return True
+
+# %% ../nbs/00_conv.ipynb #bb50a5f3
+def tune_process() -> dict[str, bool]:
+    """Apply sesr_nb's process-wide CPU tuning: glibc malloc (`tune_host_allocator`) and `XLA_FLAGS`
+    (`tune_xla_cpu_flags`). Call it at the start of a program, before JAX computes anything; idempotent.
+    Returns what this process got: {'malloc': applied?, 'xla_flags': flag added to XLA_FLAGS?}."""
+    return {'malloc': tune_host_allocator(), 'xla_flags': tune_xla_cpu_flags()}

@@ -4,41 +4,42 @@
 
 # %% ../nbs/14_demo.ipynb #03a2b165
 from __future__ import annotations
-import argparse, json, os, shutil, sys, time, warnings
+import argparse, dataclasses, os, shutil, sys, time, warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .checkpoint import load_sr_model, save_model_file
-from .data import benchmark_data_dir, load_dataset, write_bytes_atomic
-from .evaluate import BicubicModel, evaluate_model
+from .arch import BicubicModel
+from .checkpoint import load_trained, save_model_file
+from .cli import CommandOutput, add_config_args, config_from_args, option
+from .datasets import benchmark_data_dir, load_dataset
+from .evaluate import evaluate_model
+from .fileio import markdown_table, write_bytes_atomic, write_json_atomic
 from .train import TrainConfig, train
 
 # %% auto #0
-__all__ = ['DemoConfig', 'evaluation_sets', 'results_table', 'run_demo', 'write_figures', 'add_demo_args', 'demo_command']
+__all__ = ['DEMO_TRAINING', 'demo_training', 'DemoConfig', 'evaluation_sets', 'results_table', 'run_demo', 'write_figures',
+           'add_demo_args', 'demo_command']
 
 # %% ../nbs/14_demo.ipynb #eacf1af3
+DEMO_TRAINING = dict(arch='M5', scale=2, data=('skimage:train',), steps=2000, batch_size=16, lr_patch=48,
+                     patches_per_image=64, learning_rate=1e-3, schedule='cosine')
+
+def demo_training(**changes) -> TrainConfig:
+    "The demo's default `TrainConfig`, with `changes` applied (e.g. `arch='tiny', steps=24`)."
+    return TrainConfig(**{**DEMO_TRAINING, **changes})
+
 @dataclass
 class DemoConfig:
-    "A short, offline SESR run: what to train on, for how long, and what to evaluate on."
-    model: str = 'M5'
-    scale: int = 2
-    data: tuple[str, ...] = ('skimage:train',)
-    eval: tuple[str, ...] = ('skimage:eval',)
-    steps: int = 2000
-    batch_size: int = 16
-    lr_patch: int = 48
-    patches_per_image: int = 64
-    learning_rate: float = 1e-3
-    benchmarks: bool = True          # also evaluate on Set5/Set14 when they are found locally
-    seed: int = 0
+    "A short, offline run: the training recipe, the held-out evaluation sets, and whether to add Set5/Set14."
+    train: TrainConfig = dataclasses.field(default_factory=demo_training)
+    eval: tuple[str, ...] = option(('skimage:eval',), 'held-out evaluation sets', metavar='SET')
+    benchmarks: bool = option(True, 'also evaluate on Set5/Set14 when they are found locally')
 
     def train_config(self) -> TrainConfig:
         "The `TrainConfig` this demo trains with (validating on the first evaluation set four times)."
-        return TrainConfig(model=self.model, scale=self.scale, data=tuple(self.data), val=tuple(self.eval),
-                           steps=self.steps, batch_size=self.batch_size, lr_patch=self.lr_patch,
-                           patches_per_image=self.patches_per_image, learning_rate=self.learning_rate,
-                           schedule='cosine', seed=self.seed, val_every=max(1, self.steps // 4),
-                           log_every=max(1, min(50, self.steps // 20)))
+        steps = self.train.steps
+        return dataclasses.replace(self.train, val=tuple(self.eval), val_every=max(1, steps // 4) if steps else 0,
+                                   log_every=max(1, min(50, steps // 20)) if steps else self.train.log_every)
 
 # %% ../nbs/14_demo.ipynb #539bc2f6
 def evaluation_sets(cfg: DemoConfig) -> list[str]:
@@ -49,12 +50,11 @@ def evaluation_sets(cfg: DemoConfig) -> list[str]:
     return sets
 
 def results_table(rows: list[dict]) -> str:
-    "Markdown table of SESR vs bicubic per evaluation set."
-    lines = ['| set | images | bicubic PSNR / SSIM | SESR PSNR / SSIM | gain (dB) |', '|---|---|---|---|---|']
-    for r in rows:
-        lines.append(f"| {r['set']} | {r['images']} | {r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f} | "
-                     f"{r['sesr_psnr']:.2f} / {r['sesr_ssim']:.4f} | {r['gain_db']:+.2f} |")
-    return '\n'.join(lines)
+    "Markdown table of the trained network vs bicubic per evaluation set."
+    return markdown_table(['set', 'images', 'bicubic PSNR / SSIM', 'network PSNR / SSIM', 'gain (dB)'],
+                          [[r['set'], r['images'], f"{r['bicubic_psnr']:.2f} / {r['bicubic_ssim']:.4f}",
+                            f"{r['sesr_psnr']:.2f} / {r['sesr_ssim']:.4f}", f"{r['gain_db']:+.2f}"] for r in rows],
+                          align='lrrrr')
 
 # %% ../nbs/14_demo.ipynb #e3a3314e
 def run_demo(cfg: DemoConfig, workdir: str | os.PathLike, overwrite: bool = False, progress: bool = True) -> dict:
@@ -69,10 +69,11 @@ def run_demo(cfg: DemoConfig, workdir: str | os.PathLike, overwrite: bool = Fals
     summary = train(cfg.train_config(), workdir / 'run', progress=progress)
     train_seconds = time.time() - t0
 
-    model = load_sr_model(workdir / 'run', scale=cfg.scale)
-    sets = [load_dataset(spec, cfg.scale) for spec in evaluation_sets(cfg)]
-    sesr = evaluate_model(model, sets, cfg.scale)
-    bicubic = evaluate_model(BicubicModel(cfg.scale), sets, cfg.scale)
+    scale = cfg.train.scale
+    model = load_trained(workdir / 'run', scale=scale)
+    sets = [load_dataset(spec, scale) for spec in evaluation_sets(cfg)]
+    sesr = evaluate_model(model, sets, scale)
+    bicubic = evaluate_model(BicubicModel(scale), sets, scale)
     rows = [{'set': s.name, 'images': len(s.images), 'bicubic_psnr': b.psnr, 'bicubic_ssim': b.ssim,
              'sesr_psnr': s.psnr, 'sesr_ssim': s.ssim, 'gain_db': s.psnr - b.psnr} for s, b in zip(sesr.sets, bicubic.sets)]
     table = results_table(rows)
@@ -81,8 +82,8 @@ def run_demo(cfg: DemoConfig, workdir: str | os.PathLike, overwrite: bool = Fals
     result = {'model': model.name, 'config': asdict(cfg), 'train_seconds': round(train_seconds, 1),
               'steps': summary['steps'], 'results': rows, 'model_file': str(report / 'model.npz'),
               'figures': figures, 'workdir': str(workdir)}
-    write_bytes_atomic(report / 'results.json', (json.dumps(result, indent=2) + '\n').encode())
-    write_bytes_atomic(report / 'results.md', (f'# {model.name}: SESR vs bicubic\n\n{table}\n').encode())
+    write_json_atomic(report / 'results.json', result)
+    write_bytes_atomic(report / 'results.md', (f'# {model.name} vs bicubic\n\n{table}\n').encode())
     return result
 
 # %% ../nbs/14_demo.ipynb #8b2262dc
@@ -101,35 +102,20 @@ def write_figures(model, dataset, workdir: Path, report: Path) -> dict:
 
 # %% ../nbs/14_demo.ipynb #c61e4aa0
 def add_demo_args(parser: argparse.ArgumentParser) -> None:
-    "Arguments of `sesr_nb demo`."
-    d = DemoConfig()
+    "Arguments of `sesr_nb demo`: the training flags (demo defaults), the held-out sets, the work directory."
     parser.add_argument('--workdir', default='runs/demo', help='where the run and its report go (default runs/demo)')
-    parser.add_argument('--model', default=d.model, help=f'preset (default {d.model})')
-    parser.add_argument('--scale', type=int, default=d.scale, choices=(2, 3, 4))
-    parser.add_argument('--data', nargs='+', default=list(d.data), help="training data: 'skimage:train' (default), 'div2k' or folders")
-    parser.add_argument('--eval', nargs='+', default=list(d.eval), help="held-out sets (default 'skimage:eval')")
-    parser.add_argument('--steps', type=int, default=d.steps, help=f'training steps (default {d.steps})')
-    parser.add_argument('--batch-size', type=int, default=d.batch_size)
-    parser.add_argument('--lr-patch', type=int, default=d.lr_patch)
-    parser.add_argument('--lr', type=float, default=d.learning_rate, help='peak learning rate (cosine decay)')
-    parser.add_argument('--no-benchmarks', action='store_true', help='do not add Set5/Set14 even when found')
-    parser.add_argument('--seed', type=int, default=d.seed)
     parser.add_argument('--overwrite', action='store_true', help='replace an existing demo run in --workdir')
-    parser.add_argument('--json', action='store_true', help='print the summary as JSON')
+    add_config_args(parser, DemoConfig, exclude=('train',))
+    add_config_args(parser.add_argument_group('training (a TrainConfig, see `sesr_nb train --help`)'), TrainConfig,
+                    defaults=DEMO_TRAINING, exclude=('val', 'val_every', 'log_every', 'keep', 'init_from'))
 
-def demo_command(args: argparse.Namespace) -> int:
+def demo_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb demo`."
-    cfg = DemoConfig(model=args.model, scale=args.scale, data=tuple(args.data), eval=tuple(args.eval), steps=args.steps,
-                     batch_size=args.batch_size, lr_patch=args.lr_patch, learning_rate=args.lr,
-                     benchmarks=not args.no_benchmarks, seed=args.seed)
+    cfg = config_from_args(DemoConfig, args, train=config_from_args(TrainConfig, args))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # skipped-image notes are listed in the run's data, not repeated here
         result = run_demo(cfg, args.workdir, overwrite=args.overwrite, progress=not args.json and sys.stderr.isatty())
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"\n{result['model']}: trained {result['steps']} steps in {result['train_seconds']:.0f} s\n")
-    print(results_table(result['results']))
-    print(f"\nreport: {Path(result['workdir']) / 'report'} (results.md, results.json, curves.png, comparison.png, "
-          f"error_maps.png, model.npz)")
-    return 0
+    text = (f"\n{result['model']}: trained {result['steps']} steps in {result['train_seconds']:.0f} s\n\n"
+            f"{results_table(result['results'])}\n\nreport: {Path(result['workdir']) / 'report'} (results.md, "
+            "results.json, curves.png, comparison.png, error_maps.png, model.npz)")
+    return CommandOutput(result, text)

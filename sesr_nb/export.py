@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_export.ipynb #406d8f98
 from __future__ import annotations
-import argparse, contextlib, json, os
+import argparse, os
 from pathlib import Path
 
 import jax
@@ -12,39 +12,31 @@ import jax.numpy as jnp
 import numpy as np
 from jax import export as jax_export
 
-from .checkpoint import SESRModel, load_sr_model, save_model_file
-from .data import write_bytes_atomic
-from .models import collapsed_apply
+from .arch import TrainedModel
+from .checkpoint import load_model, save_model_file
+from .cli import CommandOutput
+from .fileio import write_bytes_atomic
 
 # %% auto #0
 __all__ = ['EXPORT_FORMATS', 'export_stablehlo', 'export_model', 'add_export_args', 'export_command']
 
 # %% ../nbs/15_export.ipynb #8a50ea17
-@contextlib.contextmanager
-def _xla_convolutions():
-    "Temporarily route conv2d to XLA's convolution (portable programs cannot contain the native FFI kernels)."
-    before = os.environ.get('SESR_NB_CONV')
-    os.environ['SESR_NB_CONV'] = 'xla'
-    try: yield
-    finally:
-        if before is None: os.environ.pop('SESR_NB_CONV', None)
-        else: os.environ['SESR_NB_CONV'] = before
-
-def export_stablehlo(model: SESRModel, platforms: tuple[str, ...] = ('cpu', 'cuda', 'tpu')) -> bytes:
-    "Serialize `model`'s collapsed network as a StableHLO program with symbolic image height and width."
+def export_stablehlo(model: TrainedModel, platforms: tuple[str, ...] = ('cpu', 'cuda', 'tpu')) -> bytes:
+    "Serialize `model`'s deployed network as a StableHLO program with symbolic image height and width."
     params = jax.tree.map(jnp.asarray, model.params)
     height, width = jax_export.symbolic_shape('h, w')
-    with _xla_convolutions():
-        exported = jax_export.export(jax.jit(lambda y: collapsed_apply(params, y)), platforms=platforms)(
-            jax.ShapeDtypeStruct((1, height, width, 1), jnp.float32))
+    forward = jax.jit(lambda y: model.arch.deploy_apply(params, y, model.config, backend='xla'))
+    exported = jax_export.export(forward, platforms=platforms)(jax.ShapeDtypeStruct((1, height, width, 1), jnp.float32))
     return bytes(exported.serialize())
 
 # %% ../nbs/15_export.ipynb #57139f14
 EXPORT_FORMATS = {'.npz': 'weights and config (sesr_nb model file)', '.stablehlo': 'portable jax.export program'}
 
-def export_model(model: SESRModel, out: str | os.PathLike, overwrite: bool = False) -> dict:
+def export_model(model: TrainedModel, out: str | os.PathLike, overwrite: bool = False) -> dict:
     "Export `model` to `out` (.npz or .stablehlo, chosen by the suffix); returns a summary."
     out = Path(out)
+    if not isinstance(model, TrainedModel):
+        raise ValueError(f'{model.name} has no network weights to export; export a trained model or a pretrained one')
     if out.suffix not in EXPORT_FORMATS:
         raise ValueError(f'unknown export format {out.suffix!r}: name the output *.npz or *.stablehlo')
     if out.exists() and not overwrite: raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
@@ -56,17 +48,15 @@ def export_model(model: SESRModel, out: str | os.PathLike, overwrite: bool = Fal
 # %% ../nbs/15_export.ipynb #20f63051
 def add_export_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb export`."
-    parser.add_argument('--model', required=True, help='run folder, checkpoint folder or .npz model file')
+    parser.add_argument('--model', required=True, help="'pretrained', 'pretrained:NAME', a run folder, checkpoint folder or .npz model file")
     parser.add_argument('--out', required=True, help='output file: *.npz (weights) or *.stablehlo (portable program)')
     parser.add_argument('--scale', type=int, default=None, help='check that the model has this scale')
     parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: best, else latest)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing output file')
-    parser.add_argument('--json', action='store_true', help='print the summary as JSON')
 
-def export_command(args: argparse.Namespace) -> int:
+def export_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb export`."
-    try: summary = export_model(load_sr_model(args.model, args.scale, args.step), args.out, args.overwrite)
+    try: summary = export_model(load_model(args.model, args.scale, args.step), args.out, args.overwrite)
     except FileExistsError as err: raise ValueError(str(err)) from err
-    print(json.dumps(summary, indent=2) if args.json else
-          f"wrote {summary['output']} ({summary['bytes']:,} bytes, {summary['parameters']:,} parameters of {summary['model']})")
-    return 0
+    return CommandOutput(summary, f"wrote {summary['output']} ({summary['bytes']:,} bytes, {summary['parameters']:,} "
+                                  f"parameters of {summary['model']})")

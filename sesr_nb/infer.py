@@ -4,31 +4,25 @@
 
 # %% ../nbs/10_infer.ipynb #ca845eaa
 from __future__ import annotations
-import argparse, collections, json, os, sys, time
+import argparse, collections, os, sys, time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageOps
 
-from .color import _resize_axis, model_y_to_y255, quantize_uint8, resize_weights, rgb_to_model_y, rgb_to_y
+from .arch import TrainedModel
+from .cli import CommandOutput
+from .color import model_y_to_y255, quantize_uint8, resize_axis, resize_weights, rgb_to_model_y, rgb_to_y
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
-from .complexity import block_shapes
-from .data import BadImageError, decode_image, list_images, pil_to_uint8, write_image
-from .models import SESRConfig, collapsed_apply
+from .fileio import BadImageError, decode_image, list_images, pil_to_uint8, write_image
 
 # %% auto #0
-__all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'receptive_radius', 'AxisWindow', 'axis_windows',
-           'parse_tile', 'iter_sr_bands', 'upscale_y_tiled', 'upscale', 'read_image_as_stored', 'OutputExistsError',
-           'UpscaleJob', 'plan_jobs', 'upscale_file', 'add_upscale_args', 'load_upscale_model', 'upscale_command']
-
-# %% ../nbs/10_infer.ipynb #5dddaf89
-def receptive_radius(config: SESRConfig) -> int:
-    "LR pixels on each side that one output pixel of the collapsed network depends on (m + 4 for SESR)."
-    return sum(block.k // 2 for block in block_shapes(config))
+__all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'iter_sr_bands',
+           'upscale_y_tiled', 'upscale', 'read_image_as_stored', 'OutputExistsError', 'UpscaleJob', 'plan_jobs',
+           'upscale_file', 'add_upscale_args', 'upscale_command']
 
 # %% ../nbs/10_infer.ipynb #4d071af1
 @dataclass(frozen=True)
@@ -80,11 +74,9 @@ def parse_tile(tile: TileSpec | str) -> tuple[int | None, int | None]:
     return tuple((int(v) or None) if v is not None else None for v in (rows, cols))
 
 # %% ../nbs/10_infer.ipynb #061ede3f
-_apply_collapsed = jax.jit(collapsed_apply)  # compiled once per window shape
-
-def _is_sesr(model) -> bool:
-    "Whether `model` is a collapsed SESR network (has collapsed `params` and an `SESRConfig`)."
-    return isinstance(getattr(model, 'config', None), SESRConfig) and isinstance(getattr(model, 'params', None), dict)
+def _is_network(model) -> bool:
+    "Whether `model` is a network this module can run tile by tile (a `TrainedModel`)."
+    return isinstance(model, TrainedModel)
 
 def _as_y_plane(y01: np.ndarray) -> np.ndarray:
     "A Y plane in [0, 1] as float32 HxW (accepts HxWx1)."
@@ -94,10 +86,10 @@ def _as_y_plane(y01: np.ndarray) -> np.ndarray:
         raise ValueError(f'expected one non-empty Y plane of shape HxW or HxWx1, got shape {y01.shape}')
     return np.ascontiguousarray(y01, dtype=np.float32)
 
-def _windowed_bands(params: dict, scale: int, y: np.ndarray, rows: Sequence[AxisWindow],
+def _windowed_bands(model: TrainedModel, y: np.ndarray, rows: Sequence[AxisWindow],
                     cols: Sequence[AxisWindow]) -> Iterator[tuple[int, np.ndarray]]:
-    "Run the collapsed network window by window; yield (first HR row, HR band) for each row of windows."
-    s, width = scale, y.shape[1]
+    "Run the deployed network window by window; yield (first HR row, HR band) for each row of windows."
+    s, width = model.scale, y.shape[1]
     for r in rows:
         band = np.empty((s * (r.keep_stop - r.keep_start), s * width), np.float32)
         pending = collections.deque()
@@ -109,7 +101,7 @@ def _windowed_bands(params: dict, scale: int, y: np.ndarray, rows: Sequence[Axis
                                                            s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
         for c in cols:
             window = jnp.asarray(y[r.start:r.stop, c.start:c.stop][None, :, :, None])
-            pending.append((c, _apply_collapsed(params, window)))
+            pending.append((c, model.forward(window)))
             if len(pending) > 1: collect()
         while pending: collect()
         yield s * r.keep_start, band
@@ -117,15 +109,15 @@ def _windowed_bands(params: dict, scale: int, y: np.ndarray, rows: Sequence[Axis
 def iter_sr_bands(model, y01: np.ndarray, tile: TileSpec | str = None, halo: int | None = None
                   ) -> Iterator[tuple[int, np.ndarray]]:
     "Super-resolve an LR Y plane in [0, 1] tile by tile: yields (first HR row, float32 HR band) top to bottom."
-    if not _is_sesr(model): raise TypeError(f'tiled inference needs an SESR model (collapsed params + config), got {type(model).__name__}')
+    if not _is_network(model): raise TypeError(f'tiled inference needs a TrainedModel (a network), got {type(model).__name__}')
     y = _as_y_plane(y01)
-    radius = receptive_radius(model.config)
+    radius = model.receptive_radius
     halo = radius if halo is None else int(halo)
     if halo < radius:
         raise ValueError(f'a halo of {halo} LR pixels is smaller than the receptive-field radius {radius} of '
-                         f'{model.config.name}: tiles would change the result')
+                         f'{model.name}: tiles would change the result')
     tile_rows, tile_cols = parse_tile(tile)
-    return _windowed_bands(model.params, model.scale, y, axis_windows(y.shape[0], tile_rows, halo),
+    return _windowed_bands(model, y, axis_windows(y.shape[0], tile_rows, halo),
                            axis_windows(y.shape[1], tile_cols, halo))
 
 # %% ../nbs/10_infer.ipynb #c30ccf2d
@@ -143,8 +135,8 @@ def _bicubic_up_rows(plane: np.ndarray, scale: int, row_start: int, row_stop: in
                      row_weights: tuple[np.ndarray, np.ndarray], col_weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     "Rows [row_start, row_stop) of `sesr_nb.color.bicubic_upscale(plane, scale)`, computed with the same arithmetic."
     weights, indices = row_weights
-    rows = _resize_axis(plane, weights[row_start:row_stop], indices[row_start:row_stop], 0)
-    return _resize_axis(rows, *col_weights, 1)
+    rows = resize_axis(plane, weights[row_start:row_stop], indices[row_start:row_stop], 0)
+    return resize_axis(rows, *col_weights, 1)
 
 def _upscale_weights(length: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
     "MATLAB bicubic weights and indices to upscale an axis of `length` pixels by an integer `scale`."
@@ -175,7 +167,7 @@ def _upscale_array(image: np.ndarray, model, tile: TileSpec | str) -> np.ndarray
     out = np.empty((s * height, s * width) if channels == 1 else (s * height, s * width, channels), np.uint8)
     colour_out = out if channels == 1 else out[..., :channels - (alpha is not None)]
     row_weights, col_weights = _upscale_weights(height, s), _upscale_weights(width, s)
-    if _is_sesr(model):
+    if _is_network(model):
         chroma = None if gray else rgb_to_ycbcr(colour)[..., 1:]
         for row, band in iter_sr_bands(model, rgb_to_model_y(colour), tile):
             for start in range(0, band.shape[0], COLOUR_ROWS):
@@ -273,8 +265,8 @@ def add_upscale_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb upscale`."
     parser.add_argument('inputs', nargs='+', metavar='IN', help='image files and/or folders of images')
     parser.add_argument('--model', default='pretrained',
-                        help="'pretrained' (the SESR-M5 x2 shipped with sesr_nb, default), a run folder, checkpoint folder "
-                             "or .npz model file, or 'bicubic'")
+                        help="'pretrained' (the SESR-M5 x2 shipped with sesr_nb, default), 'pretrained:NAME', a run folder, "
+                             "checkpoint folder or .npz model file, or 'bicubic'")
     parser.add_argument('--scale', type=int, default=None, choices=(2, 3, 4),
                         help="upscaling factor; must match the model (default: the model's scale)")
     parser.add_argument('--out', type=Path, default=Path('upscaled'), help='output folder (default: ./upscaled)')
@@ -284,43 +276,26 @@ def add_upscale_args(parser: argparse.ArgumentParser) -> None:
                         help=f'LR tile size: N (square) or WIDTHxHEIGHT; 0 = whole image (default {default})')
     parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
                         help='progress bar on stderr (default: when stderr is a terminal)')
-    parser.add_argument('--json', action='store_true', help='print one JSON summary document on stdout')
-
-def load_upscale_model(spec: str, scale: int | None):
-    "The model named by `--model`: 'pretrained', 'bicubic' or a trained model loaded (and scale-checked) by `sesr_nb.checkpoint`."
-    if spec == 'pretrained':
-        from sesr_nb.checkpoint import load_pretrained  # imported here: it loads orbax
-        return load_pretrained('M5', scale or 2)
-    if spec == 'bicubic':
-        from sesr_nb.evaluate import BicubicModel
-        return BicubicModel(scale or 2)
-    path = Path(spec).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"--model {spec!r} is neither 'pretrained', 'bicubic' nor an existing run folder, checkpoint or .npz model file")
-    from sesr_nb.checkpoint import load_sr_model  # imported here: it loads orbax
-    return load_sr_model(path, scale=scale)
 
 # %% ../nbs/10_infer.ipynb #29b9049b
-def upscale_command(args: argparse.Namespace) -> int:
+def upscale_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb upscale`: plan and check every output, then upscale each image with a progress bar."
+    from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
     tile = parse_tile(args.tile)
-    model = load_upscale_model(args.model, args.scale)
+    model = load_model(args.model, args.scale)
     jobs = plan_jobs(args.inputs, args.out, model.scale, overwrite=args.overwrite)
-    show = sys.stderr.isatty() if args.progress is None else args.progress
+    show = (sys.stderr.isatty() and not args.json) if args.progress is None else args.progress
     from tqdm.auto import tqdm
     records, start = [], time.perf_counter()
     with tqdm(jobs, desc=f'upscale x{model.scale}', unit='image', file=sys.stderr, disable=not show) as bar:
         for job in bar:
             bar.set_postfix_str(job.input.name)
             records.append(upscale_file(job, model, tile))
-    tiled = _is_sesr(model)
+    tiled = _is_network(model)
     summary = {'model': model.name, 'scale': model.scale, 'tile': list(tile) if tiled else None,
-               'halo': receptive_radius(model.config) if tiled else None, 'images': records,
+               'halo': model.receptive_radius if tiled else None, 'images': records,
                'seconds': round(time.perf_counter() - start, 4)}
-    if args.json: print(json.dumps(summary, indent=2))
-    else:
-        for r in records:
-            print(f"{r['input']} -> {r['output']}  ({r['input_size'][0]}x{r['input_size'][1]} -> "
-                  f"{r['output_size'][0]}x{r['output_size'][1]} {r['mode']}, {r['seconds']:.2f} s)")
-        print(f'{len(records)} image(s) upscaled x{model.scale} with {model.name} in {summary["seconds"]:.1f} s')
-    return 0
+    text = [f"{r['input']} -> {r['output']}  ({r['input_size'][0]}x{r['input_size'][1]} -> "
+            f"{r['output_size'][0]}x{r['output_size'][1]} {r['mode']}, {r['seconds']:.2f} s)" for r in records]
+    text.append(f'{len(records)} image(s) upscaled x{model.scale} with {model.name} in {summary["seconds"]:.1f} s')
+    return CommandOutput(summary, '\n'.join(text))

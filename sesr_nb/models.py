@@ -16,8 +16,9 @@ from .collapse import LinearBlock, collapse_linear_block
 from .conv import conv2d_act, prelu_nchw
 
 # %% auto #0
-__all__ = ['PRESETS', 'FORWARD_MODES', 'SESRConfig', 'sesr_config', 'PReLU', 'depth_to_space', 'upsample_channels', 'SESR',
-           'init_params', 'collapse', 'config_from_params', 'collapsed_apply', 'sesr_apply']
+__all__ = ['PRESETS', 'FORWARD_MODES', 'SESRConfig', 'sesr_config', 'BlockShape', 'block_shapes', 'PReLU', 'depth_to_space',
+           'upsample_channels', 'SESR', 'init_params', 'collapse', 'config_from_params', 'collapsed_apply',
+           'sesr_apply']
 
 # %% ../nbs/02_models.ipynb #fad6360b
 @dataclass(frozen=True)
@@ -54,6 +55,22 @@ def sesr_config(preset: str = 'M5', scale: int = 2) -> SESRConfig:
     key = {k.lower(): k for k in PRESETS}.get(str(preset).lower())
     if key is None: raise ValueError(f'unknown SESR preset {preset!r}; choose one of {", ".join(PRESETS)}')
     return SESRConfig(**PRESETS[key], scale=scale, preset=key)
+
+# %% ../nbs/02_models.ipynb #ec6dd140
+@dataclass(frozen=True)
+class BlockShape:
+    "One linear block of an SESR network: kernel size, input and output channels, short residual or not."
+    name: str
+    k: int
+    c_in: int
+    c_out: int
+    residual: bool = False
+
+def block_shapes(config: SESRConfig) -> list[BlockShape]:
+    "The m+2 linear blocks of an SESR network in order (the layers of the collapsed network)."
+    f = config.f
+    return ([BlockShape('first', 5, 1, f)] + [BlockShape(f'block{i}', 3, f, f, True) for i in range(config.m)]
+            + [BlockShape('last', 5, f, config.scale ** 2)])
 
 # %% ../nbs/02_models.ipynb #6c139100
 class PReLU(nn.Module):
@@ -138,13 +155,13 @@ def config_from_params(params: dict, preset: str = 'custom') -> SESRConfig:
     return SESRConfig(m=m, f=f, feature_size=max(feature_size, 1), scale=scale, preset=preset)
 
 # %% ../nbs/02_models.ipynb #a302a83b
-def collapsed_apply(cparams: dict, x: jax.Array, clip: bool = True) -> jax.Array:
-    "Run the collapsed SESR (m+2 convolutions) on an NHWC Y batch (N, H, W, 1) in [0, 1]."
+def collapsed_apply(cparams: dict, x: jax.Array, clip: bool = True, backend: str | None = None) -> jax.Array:
+    "Run the collapsed SESR (m+2 convolutions) on an NHWC Y batch (N, H, W, 1) in [0, 1]; `backend` picks the conv kernels."
     config = config_from_params(cparams)
     xc = _check_input(x)
     def layer(p, z, j=None, skip=None):
         slope = None if j is None else cparams[f'prelu{j}']['slope']
-        return conv2d_act(z, p['kernel'], p['bias'], slope=slope, skip=skip)
+        return conv2d_act(z, p['kernel'], p['bias'], slope=slope, skip=skip, backend=backend)
     return _sesr_graph(xc, config.m, config.scale, lambda h: layer(cparams['first'], h),
                        lambda i, z, j: layer(cparams[f'block{i}'], z, j),
                        lambda z, j, skip: layer(cparams['last'], z, j, skip), clip)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_viz.ipynb #72588239
 from __future__ import annotations
-import io, json, math, os, textwrap
+import io, math, os, textwrap, warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .color import as_rgb, rgb_to_y
-from .data import write_bytes_atomic
-from .metrics import psnr, sr_metrics
+from .fileio import SkippedLineWarning, read_jsonl, write_bytes_atomic
+from .metrics import psnr, shave, sr_metrics
 
 # %% auto #0
 __all__ = ['DEFAULT_DPI', 'LITERATURE_X2', 'figure_png', 'save_figure', 'SRResult', 'nearest_upscale', 'sr_results', 'Box',
@@ -154,8 +154,7 @@ def error_map_figure(hr: np.ndarray, lr: np.ndarray, results, scale: int, box: B
     axes = fig.subplots(1, len(errors), squeeze=False)[0]
     for ax, r, err in zip(axes, results, errors):
         shown = ax.imshow(err, cmap=cmap, vmin=0, vmax=vmax, interpolation='nearest')
-        p = psnr(hr_y[crop_border:-crop_border or None, crop_border:-crop_border or None],
-                 np.asarray(r.y, np.float64)[crop_border:-crop_border or None, crop_border:-crop_border or None])
+        p = psnr(shave(hr_y, crop_border), shave(np.asarray(r.y, np.float64), crop_border))
         ax.set_title(textwrap.fill(f'{r.name}: {p:.2f} dB', 40), fontsize=9)
         _hide_ticks(ax)
     bar = fig.colorbar(shown, ax=list(axes), fraction=0.025, pad=0.02)
@@ -199,16 +198,18 @@ def read_metrics_log(path: str | os.PathLike) -> MetricsLog:
     path = Path(path).expanduser()
     if path.is_dir(): path = path / 'metrics.jsonl'
     if not path.is_file(): raise FileNotFoundError(f'no training log at {path} (expected a metrics.jsonl or a run folder)')
-    points: dict[str, dict[int, float]] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        records = read_jsonl(path)
+    for caught_warning in caught: warnings.warn(caught_warning.message, stacklevel=2)   # still shown to the caller
     skipped = 0
-    with open(path, encoding='utf-8', errors='replace') as f:
-        for line in f:
-            if not line.strip(): continue
-            try: record = json.loads(line)
-            except json.JSONDecodeError: skipped += 1; continue
-            step = _number(record.get('step')) if isinstance(record, dict) else None
-            if step is None: skipped += 1; continue
-            for key, value in _flatten_record(record).items(): points.setdefault(key, {})[int(step)] = value
+    if any(issubclass(w.category, SkippedLineWarning) for w in caught):  # damaged lines: non-blank lines without a record
+        with open(path, encoding='utf-8', errors='replace') as f: skipped = max(1, sum(1 for line in f if line.strip()) - len(records))
+    points: dict[str, dict[int, float]] = {}
+    for record in records:
+        step = _number(record.get('step'))
+        if step is None: skipped += 1; continue
+        for key, value in _flatten_record(record).items(): points.setdefault(key, {})[int(step)] = value
     series = {k: (np.array(sorted(v), np.int64), np.array([v[s] for s in sorted(v)], np.float64)) for k, v in points.items()}
     return MetricsLog(series, skipped, str(path))
 

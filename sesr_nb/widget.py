@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from .color import as_rgb, rgb_to_y
-from .data import ImagePair, PairedDataset
-from .evaluate import BicubicModel
+from .arch import BicubicModel
+from .datasets import ImagePair, PairedDataset
 from .metrics import psnr
 from .viz import DEFAULT_DPI, Box, SRResult, nearest_upscale, sr_results
 
@@ -130,11 +130,18 @@ def _as_pairs(images) -> dict[str, ImagePair]:
     if not pairs: raise ValueError('CompareWidget needs at least one LR/HR image pair')
     return pairs
 
+def _as_model(model):
+    "A model object, or the model that a `--model` spec string names (loaded with `sesr_nb.checkpoint.load_model`)."
+    if not isinstance(model, str): return model
+    from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
+    return load_model(model)
+
 class CompareWidget:
     "Before/after comparison of SR models on LR/HR pairs: split slider, image/model dropdowns, zoom and pan, PSNR."
     def __init__(self, images, models, *, baseline=None, display_width: int = DISPLAY_WIDTH):
         self.pairs = _as_pairs(images)
-        models = list(models.values()) if isinstance(models, Mapping) else ([models] if hasattr(models, 'sr_rgb') else list(models))
+        models = list(models.values()) if isinstance(models, Mapping) else ([models] if hasattr(models, 'sr_rgb') or isinstance(models, str) else list(models))
+        models = [_as_model(m) for m in models]
         if not models: raise ValueError('CompareWidget needs at least one SR model')
         self.models = {getattr(m, 'name', f'model {i}'): m for i, m in enumerate(models)}
         clash = set(self.models) & set(LEFT_CHOICES)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sesr_nb.data import benchmark_data_dir
+from sesr_nb.datasets import benchmark_data_dir
 
 DATA = benchmark_data_dir()
 needs_data = pytest.mark.skipif(DATA is None, reason='benchmark images not found: set SESR_NB_DATA or provide ../shared/data')

@@ -15,12 +15,13 @@ import pytest
 from PIL import Image
 
 from sesr_nb.checkpoint import SESRModel, load_model_file, save_model_file
-from sesr_nb.data import embedded_pairs, load_dataset, read_image
-from sesr_nb.evaluate import BicubicModel
+from sesr_nb.color import rgb_to_y
+from sesr_nb.datasets import PairedDataset, embedded_pairs, load_dataset
+from sesr_nb.evaluate import evaluate_model
+from sesr_nb.fileio import SkippedLineWarning, append_jsonl, read_image
 from sesr_nb.infer import read_image_as_stored, upscale, upscale_y_tiled
 from sesr_nb.models import init_params, sesr_config
-from sesr_nb.viz import (comparison_figure, efficiency_figure, error_map_figure, figure_png, literature_points,
-                         plot_training_curves, read_metrics_log, save_figure)
+from sesr_nb.viz import comparison_figure, error_map_figure, figure_png, plot_training_curves, read_metrics_log
 from sesr_nb.widget import CompareWidget, ViewState, view_box
 
 from helpers import DATA, needs_data, run_cli
@@ -179,29 +180,47 @@ def eval_pairs():
     return embedded_pairs(2, 'eval')
 
 
-def test_figures_from_real_images(tmp_path):
-    pairs, model = eval_pairs(), random_model()
-    pair = pairs[0]
-    for name, fig in [('comparison', comparison_figure(pair.hr, pair.lr, [BicubicModel(2), model], 2)),
-                      ('errors', error_map_figure(pair.hr, pair.lr, [BicubicModel(2), model], 2)),
-                      ('efficiency', efficiency_figure([('ours', 30.0, 3.1e9, 13_520)], literature=literature_points('Set14')))]:
-        path = save_figure(fig, tmp_path / f'{name}.png')
-        image = Image.open(path)
-        assert image.format == 'PNG' and min(image.size) > 100
+@needs_data
+def test_figures_on_set5_show_the_evaluation_numbers():
+    "On benchmark images (woman is 228x344) a figure's PSNR/SSIM and error map are those of the evaluation harness."
+    pairs = PairedDataset('Set5', 2, tuple(p for p in load_dataset(DATA / 'Set5', 2) if p.name in ('bird', 'woman')))
+    model = random_model(name='net')
+    assert len(pairs) == 2
+    scores = evaluate_model(model, pairs).sets[0].images
+    for pair, score in zip(pairs, scores):
+        assert score.name == pair.name
+        comparison = comparison_figure(pair.hr, pair.lr, [model], 2)
+        assert comparison.axes[2].get_xlabel() == f'{score.psnr:.2f} dB / {score.ssim:.4f}', pair.name
+        errors = error_map_figure(pair.hr, pair.lr, [model], 2)
+        assert errors.axes[0].get_title() == f'net: {score.psnr:.2f} dB', pair.name
+        np.testing.assert_allclose(errors.axes[0].images[0].get_array(), np.abs(model.sr_y(pair.lr) - rgb_to_y(pair.hr)))
 
 
-def test_training_curves_from_a_train_style_log(tmp_path):
-    records = [{'step': s, 'epoch': s / 10, 'loss': 0.05 / s ** 0.3, 'loss_mean': 0.05 / s ** 0.3, 'grad_norm': 0.1,
-                'steps_per_sec': 3.0, 'patches_per_sec': 96.0} for s in range(1, 101)]
-    records += [{'step': s, 'epoch': s / 10, 'val_psnr': 30 + s / 100, 'val_ssim': 0.9,
-                 'val': {'Set5': {'psnr': 30 + s / 100, 'ssim': 0.9}, 'Set14': {'psnr': 28 + s / 100, 'ssim': 0.8}}}
-                for s in (25, 50, 75, 100)]
-    records.append({'step': 101, 'error': 'non-finite loss or gradient'})
-    (tmp_path / 'metrics.jsonl').write_text('\n'.join(json.dumps(r) for r in records) + '\n{"step": 10')  # cut off
-    log = read_metrics_log(tmp_path)
-    assert log.skipped_lines == 1 and len(log['loss'][0]) == 100 and list(log['val_psnr/Set14'][0]) == [25, 50, 75, 100]
-    path = save_figure(plot_training_curves(tmp_path / 'metrics.jsonl'), tmp_path / 'report' / 'curves.png')
-    assert Image.open(path).format == 'PNG'
+def test_training_curves_plot_a_log_written_by_append_jsonl(tmp_path):
+    "A log appended record by record, with a crash mid-line and a resumed run after it: the figure plots what was written."
+    steps = np.arange(1, 121)
+    losses = 0.05 / steps ** 0.3
+    val = {s: {'Set5': 30 + s / 100, 'Set14': 28 + s / 100} for s in (30, 60, 90, 120)}
+    records = [{'step': int(s), 'epoch': s / 10, 'loss': float(l), 'loss_mean': float(l), 'grad_norm': 0.1} for s, l in zip(steps, losses)]
+    records += [{'step': s, 'val_psnr': v['Set5'], 'val': {k: {'psnr': p, 'ssim': 0.9} for k, p in v.items()}} for s, v in val.items()]
+    records.sort(key=lambda r: r['step'])
+    path = tmp_path / 'metrics.jsonl'
+    for record in records[:70]: append_jsonl(path, record)
+    with open(path, 'a') as f: f.write('{"step": 71, "loss": 0.0')      # the process died in the middle of a line
+    for record in records[70:]: append_jsonl(path, record)             # the resumed run appends after it
+    with pytest.warns(SkippedLineWarning):
+        log = read_metrics_log(tmp_path)
+    assert log.skipped_lines == 1
+    figure = plot_training_curves(log)
+    raw, smooth = figure.axes[0].lines
+    np.testing.assert_array_equal(raw.get_xdata(), steps)
+    np.testing.assert_array_equal(raw.get_ydata(), losses)
+    window = max(5, len(steps) // 50)
+    np.testing.assert_allclose(smooth.get_ydata(), [losses[max(0, i - window + 1):i + 1].mean() for i in range(len(steps))])
+    plotted = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in figure.axes[1].lines}
+    assert plotted == {'val_psnr': (list(val), [v['Set5'] for v in val.values()]),
+                       'val_psnr/Set5': (list(val), [v['Set5'] for v in val.values()]),
+                       'val_psnr/Set14': (list(val), [v['Set14'] for v in val.values()])}
 
 
 # ---------------------------------------------------------------- the widget, headless
