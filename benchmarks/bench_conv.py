@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sesr_nb.conv import conv2d, conv_backend
+from sesr_nb.conv import conv2d, conv_backend, tune_process
 
 from timing import timings
 
@@ -73,4 +73,5 @@ def main() -> int:
 
 
 if __name__ == '__main__':
+    tune_process()  # glibc malloc and XLA_FLAGS, before JAX starts (sesr_nb.conv, 'Process tuning')
     sys.exit(main())

@@ -11,7 +11,7 @@ import argparse, os, platform, statistics, time
 import numpy as np
 
 from sesr_nb.color import bicubic_downscale, bicubic_upscale, imresize
-from sesr_nb.data import PatchSampler, SamplerConfig, TrainingImages
+from sesr_nb.sampler import PatchSampler, SamplerConfig, TrainingImages
 
 from timing import timings
 

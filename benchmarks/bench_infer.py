@@ -21,10 +21,10 @@ import numpy as np
 
 from sesr_nb.color import imresize
 from sesr_nb.complexity import block_shapes, complexity
-from sesr_nb.conv import conv2d_act, conv_backend
-from sesr_nb.infer import DEFAULT_TILE, axis_windows, parse_tile, receptive_radius, upscale_y_tiled
+from sesr_nb.conv import conv2d_act, conv_backend, tune_process
+from sesr_nb.infer import DEFAULT_TILE, axis_windows, parse_tile, upscale_y_tiled
 from sesr_nb.models import collapse, init_params, sesr_config, upsample_channels
-from sesr_nb.checkpoint import SESRModel
+from sesr_nb.arch import TrainedModel, architecture_of
 
 from timing import timings
 
@@ -48,9 +48,9 @@ def bench_models(presets: list[str], tiles: list, repeats: int) -> None:
     print(f'SESR x2, Y channel {WIDTH}x{HEIGHT} -> {2 * WIDTH}x{2 * HEIGHT}, float32 in/out (host numpy arrays):')
     for preset in presets:
         config = sesr_config(preset, 2)
-        model = SESRModel(collapse(init_params(config)), config)
+        model = TrainedModel(architecture_of(config), config, collapse(init_params(config)))
         macs = complexity(config, (HEIGHT, WIDTH))['macs']['inference']
-        halo = receptive_radius(config)
+        halo = architecture_of(config).receptive_radius(config)
         print(f'  SESR-{preset}: {macs / 1e9:.2f} G MACs, receptive radius {halo} LR pixels')
         for tile in tiles: upscale_y_tiled(model, y, tile)  # warm-up and compilation
         times = {tile: [] for tile in tiles}
@@ -82,7 +82,7 @@ def bench_layers(preset: str, tile, repeats: int) -> None:
     PReLU of the previous layer and the long residual fused in), jitted alone on one window shape; x window count."""
     config = sesr_config(preset, 2)
     cp = collapse(init_params(config))
-    halo = receptive_radius(config)
+    halo = architecture_of(config).receptive_radius(config)
     rows, cols = parse_tile(tile)
     row_windows, col_windows = axis_windows(HEIGHT, rows, halo), axis_windows(WIDTH, cols, halo)
     h, w = row_windows[0].stop - row_windows[0].start, col_windows[0].stop - col_windows[0].start
@@ -138,4 +138,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
+    tune_process()  # glibc malloc and XLA_FLAGS, before JAX starts (sesr_nb.conv, 'Process tuning')
     main()

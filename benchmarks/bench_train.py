@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sesr_nb.complexity import train_step_macs
-from sesr_nb.conv import conv_backend
+from sesr_nb.conv import conv_backend, tune_process
 from sesr_nb.models import PRESETS
 from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step
 
@@ -24,10 +24,10 @@ from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train
 def time_step(preset: str, scale: int, mode: str, backend: str, batch: int, patch: int, reps: int) -> dict:
     "Median wall time of one jitted train step (donated state, device-resident batch)."
     os.environ['SESR_NB_CONV'] = backend
-    cfg = TrainConfig(model=preset, scale=scale, data=('skimage:train',), val=(), batch_size=batch, lr_patch=patch)
+    cfg = TrainConfig(arch=preset, scale=scale, data=('skimage:train',), val=(), batch_size=batch, lr_patch=patch)
     tx = make_optimizer(cfg)
     state = initial_state(cfg, tx)
-    step = make_train_step(cfg.model_config, tx, mode)
+    step = make_train_step(cfg.network()[1], tx, mode)
     rng = np.random.default_rng(0)
     lr = jnp.asarray(rng.random((batch, patch, patch, 1), np.float32))
     hr = jnp.asarray(rng.random((batch, patch * scale, patch * scale, 1), np.float32))
@@ -37,7 +37,7 @@ def time_step(preset: str, scale: int, mode: str, backend: str, batch: int, patc
         state, metrics = step(state, lr, hr)
         jax.block_until_ready(metrics)
         if i >= 2: times.append(time.perf_counter() - t0)
-    macs = train_step_macs(cfg.model_config, (patch, patch), batch, mode)
+    macs = train_step_macs(cfg.network()[1], (patch, patch), batch, mode)
     median = statistics.median(times)
     return {'preset': preset, 'scale': scale, 'mode': mode, 'backend': conv_backend() if backend == 'auto' else backend,
             'median_ms': round(median * 1e3, 2), 'min_ms': round(min(times) * 1e3, 2), 'reps': reps,
@@ -46,7 +46,8 @@ def time_step(preset: str, scale: int, mode: str, backend: str, batch: int, patc
 
 def loader_rate(scale: int, batch: int, patch: int, seconds: float = 3.0) -> dict:
     "Patches per second of the training sampler (background prefetch thread) on the real 291 set if present."
-    from sesr_nb.data import PatchSampler, SamplerConfig, benchmark_data_dir, load_dataset, training_images
+    from sesr_nb.datasets import benchmark_data_dir, load_dataset
+    from sesr_nb.sampler import PatchSampler, SamplerConfig, training_images
     root = benchmark_data_dir()
     specs = [str(root / 'T91'), str(root / 'BSD200')] if root else ['skimage:train']
     with warnings.catch_warnings():
@@ -108,4 +109,5 @@ def main() -> int:
 
 
 if __name__ == '__main__':
+    tune_process()  # glibc malloc and XLA_FLAGS, before JAX starts (sesr_nb.conv, 'Process tuning')
     sys.exit(main())

@@ -4,13 +4,11 @@
 
 # %% ../nbs/03_complexity.ipynb #7d0b2d31
 from __future__ import annotations
-import argparse, json
 
 from .models import PRESETS, SESRConfig, block_shapes, sesr_config
 
 # %% auto #0
-__all__ = ['param_counts', 'conv_macs_per_pixel', 'collapse_macs', 'train_step_macs', 'complexity', 'preset_table', 'parse_size',
-           'add_info_args', 'info_command']
+__all__ = ['param_counts', 'conv_macs_per_pixel', 'collapse_macs', 'train_step_macs', 'complexity', 'preset_table']
 
 # %% ../nbs/03_complexity.ipynb #edde954f
 def param_counts(config: SESRConfig) -> dict:
@@ -80,47 +78,3 @@ def preset_table(scales=(2, 4), outputs=(('720p', 720, 1280), ('4K', 2160, 3840)
                     complexity(cfg, (h // scale, w // scale))['macs']['inference'] / 1e9, 2)
             rows.append(row)
     return rows
-
-# %% ../nbs/03_complexity.ipynb #5fc22dc4
-def parse_size(text: str) -> tuple[int, int]:
-    "Parse 'WxH' (e.g. '1920x1080') into (height, width)."
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-        if w < 1 or h < 1: raise ValueError
-    except ValueError:
-        raise ValueError(f"--lr-size must look like WIDTHxHEIGHT with positive integers, e.g. 64x64 or 1920x1080; got {text!r}") from None
-    return h, w
-
-def add_info_args(parser: argparse.ArgumentParser) -> None:
-    "Arguments of `sesr_nb info`."
-    parser.add_argument('--model', default='all', help=f"preset: {', '.join(PRESETS)} or 'all' (default)")
-    parser.add_argument('--scale', type=int, default=None, help='2, 3 or 4 (default: 2 and 4 for --model all, else 2)')
-    parser.add_argument('--lr-size', default='64x64', help='low-resolution input WIDTHxHEIGHT (default 64x64)')
-    parser.add_argument('--batch', type=int, default=1, help='batch size (default 1)')
-    parser.add_argument('--json', action='store_true', help='print one JSON document instead of a table')
-
-def _format_info(r: dict) -> str:
-    "A readable block for one complexity record."
-    g = lambda v: f'{v / 1e9:,.3f} G'
-    m, p = r['macs'], r['params']
-    w, h = r['lr_size']
-    return '\n'.join([
-        f"SESR-{r['model']} x{r['scale']}  (batch {r['batch']} of {w}x{h} LR)",
-        f"  parameters    expanded {p['expanded']:,}   collapsed {p['collapsed']:,}   (weights only {p['collapsed_weights']:,})",
-        f"  forward MACs  expanded {g(m['expanded_forward'])}",
-        f"                collapsed {g(m['collapsed_forward'])} = {g(m['collapsed_convs'])} convs + {g(m['collapse_delta'])} collapse"
-        f"  (official delta-conv collapse; sesr_nb's einsum collapse: {g(m['collapse_einsum'])})",
-        f"                ratio {m['expanded_over_collapsed']:.1f}x",
-        f"  train step    collapsed {g(r['train_step_macs']['collapsed'])}   expanded {g(r['train_step_macs']['expanded'])}",
-    ])
-
-def info_command(args: argparse.Namespace) -> int:
-    "Run `sesr_nb info`: print parameters and MACs of one or all presets."
-    if args.batch < 1: raise ValueError(f'--batch must be >= 1, got {args.batch}')
-    lr_hw = parse_size(args.lr_size)
-    presets = [p for p in PRESETS if p != 'tiny'] if args.model == 'all' else [args.model]
-    scales = [args.scale] if args.scale else ([2, 4] if args.model == 'all' else [2])
-    records = [complexity(sesr_config(p, s), lr_hw, args.batch) for s in scales for p in presets]
-    if args.json: print(json.dumps(records[0] if len(records) == 1 else records, indent=2))
-    else: print('\n\n'.join(_format_info(r) for r in records))
-    return 0

@@ -21,6 +21,7 @@ from .arch import TrainedModel, arch_config, architecture_of, model_record
 from .checkpoint import (checkpoint_manager, load_train_params, restore_checkpoint, save_checkpoint)
 from .cli import CommandOutput, add_config_args, config_from_args, option
 from .datasets import load_dataset
+from .distributed import add_distributed_args, initialize_from_args, is_primary
 from .evaluate import evaluate_model
 from .fileio import append_jsonl, read_jsonl, write_json_atomic
 from .sampler import PatchSampler, SamplerConfig, training_images
@@ -201,8 +202,10 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     (arch, config), mesh = cfg.network(), mesh or data_mesh()
     manager = checkpoint_manager(workdir, keep=cfg.keep)
     _check_workdir(workdir, cfg, resume, manager.latest_step())
-    write_json_atomic(workdir / 'config.json', cfg.to_dict())
+    primary = is_primary()  # with several processes, only process 0 writes the log, the config and the curves
+    if primary: write_json_atomic(workdir / 'config.json', cfg.to_dict())
     metrics_path = workdir / 'metrics.jsonl'
+    log = lambda record: append_jsonl(metrics_path, record) if primary else None
 
     sampler = _sampler(cfg)
     val_sets = [load_dataset(spec, cfg.scale) for spec in cfg.val]
@@ -214,7 +217,9 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     if resume and manager.latest_step() is not None:
         restored = restore_checkpoint(manager, manager.latest_step(), {'params': state.params, 'opt_state': state.opt_state})
         state = TrainState(jnp.asarray(restored['meta']['step'], jnp.int32), restored['params'], restored['opt_state'])
-    state = jax.device_put(state, NamedSharding(mesh, P()))
+    # through host memory: restored arrays sit on this process's device, which device_put cannot move onto a mesh
+    # that spans other processes' devices
+    state = jax.device_put(jax.device_get(state), NamedSharding(mesh, P()))
     step = int(state.step)
     if step >= total: return _summary(workdir, step, None, manager)
 
@@ -223,7 +228,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     meta = lambda s: {'step': s, 'epoch': s / per_epoch, 'arch': network['arch'], 'model': network['config'], 'train': cfg.to_dict()}
     last_val, pending, t_log, step_log = None, [], time.perf_counter(), step
     epoch0, batch0 = divmod(step, per_epoch)
-    bar = tqdm(total=total, initial=step, desc=f'train {config.name}', unit='step', disable=not progress,
+    bar = tqdm(total=total, initial=step, desc=f'train {config.name}', unit='step', disable=not progress or not primary,
                dynamic_ncols=True, file=sys.stderr)
     try:
         with sampler.stream(epoch0, batch0, math.ceil(total / per_epoch) - epoch0) as stream:
@@ -238,7 +243,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
                     if not all(m['finite'] for m in fetched):
                         bad = next(i for i, m in enumerate(fetched) if not m['finite'])
                         record = {'step': step - len(fetched) + bad + 1, 'error': 'non-finite loss or gradient'}
-                        append_jsonl(metrics_path, record)
+                        log(record)
                         last = manager.latest_step()
                         where = (f'the last good checkpoint is step {last} in {workdir}; resume it with a lower --lr'
                                  if last is not None else 'no checkpoint had been saved yet; restart with a lower --lr')
@@ -250,7 +255,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
                               'loss_mean': float(np.mean([m['loss'] for m in fetched])),
                               'grad_norm': float(fetched[-1]['grad_norm']), 'steps_per_sec': round(rate, 3),
                               'patches_per_sec': round(rate * cfg.batch_size, 1)}
-                    append_jsonl(metrics_path, record)
+                    log(record)
                     t_log, step_log = now, step
                     bar.set_postfix(loss=f"{record['loss_mean']:.4f}", **({'val_psnr': f'{last_val:.2f}'} if last_val else {}))
                 bar.update(1)
@@ -258,7 +263,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
                     val = validate(state.params, config, val_sets) if val_sets else {}
                     if val:
                         last_val = val['val_psnr']
-                        append_jsonl(metrics_path, {'step': step, 'epoch': round(step / per_epoch, 4), **val})
+                        log({'step': step, 'epoch': round(step / per_epoch, 4), **val})
                     save_checkpoint(manager, step, state.params, state.opt_state, meta(step),
                                     {'val_psnr': val['val_psnr']} if val else None)
                     t_log = time.perf_counter()  # validation time is not training time
@@ -266,7 +271,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     finally:
         bar.close()
     summary = _summary(workdir, step, last_val, manager)
-    _write_curves(workdir)
+    if primary: _write_curves(workdir)
     return summary
 
 def _summary(workdir: Path, step: int, last_val: float | None, manager) -> dict:
@@ -297,13 +302,13 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     add_config_args(parser, TrainConfig)
     parser.add_argument('--workdir', required=True, help='run folder: config, metrics, checkpoints, report')
     parser.add_argument('--resume', action='store_true', help='continue the run in --workdir from its latest checkpoint')
-    parser.add_argument('--distributed', action='store_true', help='call jax.distributed.initialize() (multi-host)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_distributed_args(parser)
 
 def train_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb train`."
-    if args.distributed: jax.distributed.initialize()
-    cfg = config_from_args(TrainConfig, args)
+    cfg = config_from_args(TrainConfig, args)  # bad flags fail before joining a cluster
+    initialize_from_args(args)
     summary = train(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json)
     best = (f", best validation PSNR {summary['best_val_psnr']:.2f} dB at step {summary['best_step']}"
             if summary['best_val_psnr'] else '')

@@ -2,7 +2,7 @@
 script end to end on Set14 (grayscale `bridge` included), tiled == untiled on real images and under both
 convolution backends, bounded memory on a 1080p frame, figures from real images, and the widget driven headlessly.
 
-Tests that need the research-licensed benchmark images skip when `sesr_nb.data.benchmark_data_dir()` finds none
+Tests that need the research-licensed benchmark images skip when `sesr_nb.datasets.benchmark_data_dir()` finds none
 (set SESR_NB_DATA, or keep them in ../shared/data). Nothing here downloads.
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sesr_nb.checkpoint import SESRModel, load_model_file, save_model_file
+from sesr_nb.arch import TrainedModel, arch_config
+from sesr_nb.checkpoint import load_model_file, save_model_file
 from sesr_nb.color import rgb_to_y
 from sesr_nb.datasets import PairedDataset, embedded_pairs, load_dataset
 from sesr_nb.evaluate import evaluate_model
 from sesr_nb.fileio import SkippedLineWarning, append_jsonl, read_image
 from sesr_nb.infer import read_image_as_stored, upscale, upscale_y_tiled
-from sesr_nb.models import init_params, sesr_config
 from sesr_nb.viz import comparison_figure, error_map_figure, figure_png, plot_training_curves, read_metrics_log
 from sesr_nb.widget import CompareWidget, ViewState, view_box
 
@@ -29,14 +29,15 @@ from helpers import DATA, needs_data, run_cli
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def random_model(preset: str = 'tiny', scale: int = 2, seed: int = 0, name: str | None = None) -> SESRModel:
+def random_model(preset: str = 'tiny', scale: int = 2, seed: int = 0, name: str | None = None) -> TrainedModel:
     "An SESR model with random kernels and non-zero biases and PReLU slopes."
-    params = init_params(sesr_config(preset, scale), seed)
+    arch, config = arch_config(preset, scale)
+    params = arch.init(config, jax.random.PRNGKey(seed))
     rng = np.random.default_rng(seed)
     params = jax.tree_util.tree_map_with_path(
         lambda path, leaf: leaf + 0.1 * rng.standard_normal(leaf.shape).astype(np.float32)
         if path[-1].key in ('bias', 'slope') else leaf, params)
-    return SESRModel(params, sesr_config(preset, scale), name=name)
+    return TrainedModel.from_train_params(arch, config, params, name=name)
 
 
 def run_upscale(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -121,14 +122,14 @@ def test_tiled_equals_untiled_with_xla_convolutions():
     code = textwrap.dedent('''
         import numpy as np, jax
         from sesr_nb.conv import conv_backend
-        from sesr_nb.checkpoint import SESRModel
+        from sesr_nb.arch import TrainedModel, arch_config
         from sesr_nb.infer import upscale_y_tiled
-        from sesr_nb.models import init_params, sesr_config
         assert conv_backend() == 'xla'
+        arch, config = arch_config('M5', 2)
         rng = np.random.default_rng(0)
         params = jax.tree_util.tree_map_with_path(lambda p, l: l + 0.1 * rng.standard_normal(l.shape).astype(np.float32)
-                                                  if p[-1].key in ('bias', 'slope') else l, init_params(sesr_config('M5', 2), 1))
-        model = SESRModel(params, sesr_config('M5', 2))
+                                                  if p[-1].key in ('bias', 'slope') else l, arch.init(config, jax.random.PRNGKey(1)))
+        model = TrainedModel.from_train_params(arch, config, params)
         y = rng.random((101, 157), dtype=np.float32)
         ref = model.upscale_y(y)
         for tile in (32, (20, None), (None, 45)):
