@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, dataclasses, json, math, os, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import flax
 import jax
@@ -28,7 +28,8 @@ from .sampler import PatchSampler, SamplerConfig, training_images
 
 # %% auto #0
 __all__ = ['TrainConfig', 'TrainState', 'make_optimizer', 'data_mesh', 'l1_loss_fn', 'make_train_step', 'shard_batch',
-           'init_from_checkpoint', 'initial_state', 'validate', 'train', 'add_train_args', 'train_command']
+           'init_from_checkpoint', 'initial_state', 'validate', 'config_changes', 'train', 'add_train_args',
+           'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 @dataclass
@@ -108,10 +109,10 @@ def l1_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32):
     return loss
 
 def make_train_step(config: Any, tx: optax.GradientTransformation, mode: str | None = None,
-                    compute_dtype=jnp.float32, mesh: jax.sharding.Mesh | None = None):
+                    compute_dtype=jnp.float32, mesh: jax.sharding.Mesh | None = None, loss_fn=None):
     "The jitted `train_step(state, lr, hr) -> (state, metrics)`, data-parallel over `mesh`, state donated."
     mesh = mesh or data_mesh()
-    loss_fn = l1_loss_fn(config, mode, compute_dtype)
+    loss_fn = loss_fn or l1_loss_fn(config, mode, compute_dtype)  # e.g. a masked or distillation loss(params, lr, hr)
 
     def local_step(state: TrainState, lr, hr):
         loss, grads = jax.value_and_grad(loss_fn)(state.params, lr, hr)
@@ -173,18 +174,56 @@ def validate(params: dict, config: Any, val_sets: Sequence) -> dict:
     return {'val_psnr': round(first.psnr, 4), 'val_ssim': round(first.ssim, 5), 'val': sets}
 
 # %% ../nbs/09_train.ipynb #ad564f97
-def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, latest: int | None) -> None:
-    "Refuse to mix runs: a fresh run needs an empty workdir, a resumed one the same model and data recipe."
-    config_path = workdir / 'config.json'
+def config_changes(before: Mapping[str, Any], now: Mapping[str, Any], ignore: Sequence[str] = ()) -> dict[str, tuple[Any, Any]]:
+    "{field: (recorded, now)} for every field of `now` that `before` records with another value (JSON-normalised), except `ignore`."
+    norm = lambda value: json.loads(json.dumps(value))   # as config.json stores it: tuples become lists
+    return {k: (before[k], norm(v)) for k, v in now.items()
+            if k not in ignore and k in before and norm(before[k]) != norm(v)}
+
+_RESUME_FREE = ('val_every', 'log_every', 'keep', 'init_from')  # how the run reports, and its initial state (replaced by a resume)
+_RESUME_FIXED = ('arch', 'scale')                              # the checkpoint holds this network; nothing else restores into it
+
+def _flag(name: str) -> str:
+    "The command-line flag of TrainConfig field `name`."
+    field = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+    return (field.metadata.get('flags') or ('--' + name.replace('_', '-'),))[0]
+
+def _shown(value: Any) -> str:
+    "A recorded config value as it is typed on the command line."
+    if isinstance(value, (list, tuple)): return ' '.join(map(str, value)) if value else '(none)'
+    return str(value)
+
+def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, manager, override: bool = False) -> dict:
+    "Refuse to mix runs (a fresh run needs a folder without checkpoints, a resumed one a checkpoint and the same recipe); the accepted changes."
+    latest = manager.latest_step()
     if latest is not None and not resume:
         raise ValueError(f'{workdir} already holds a run (checkpoint at step {latest}); pass --resume to continue it '
                          'or choose another --workdir')
-    if resume and config_path.exists():
-        before = json.loads(config_path.read_text())
-        if 'model' in before and 'arch' not in before: before['arch'] = before['model']  # v0.1 config.json
-        for key in ('arch', 'scale', 'batch_size', 'lr_patch', 'patches_per_image', 'seed', 'mode'):
-            if key in before and before[key] != getattr(cfg, key):
-                raise ValueError(f'cannot resume {workdir}: it was trained with {key}={before[key]!r}, now {getattr(cfg, key)!r}')
+    if not resume: return {}
+    if latest is None:
+        raise FileNotFoundError(f'cannot resume {workdir}: it holds no checkpoint yet (the run stopped before its first '
+                                'checkpoint, or it is not a run folder); start the run without --resume')
+    config_path = workdir / 'config.json'
+    if config_path.exists():
+        try: before = json.loads(config_path.read_text())
+        except ValueError as err:
+            raise ValueError(f'cannot resume {workdir}: its config.json is damaged ({err}); restore it, or delete it to '
+                             'compare with the latest checkpoint instead') from err
+    else: before = restore_checkpoint(manager, latest, items=('meta',))['meta'].get('train', {})
+    if 'model' in before and 'arch' not in before: before = {**before, 'arch': before['model']}  # v0.1 config.json
+    now = cfg.to_dict()
+    ignore = _RESUME_FREE + (('steps', 'epochs') if cfg.schedule == 'constant' and before.get('schedule', 'constant') == 'constant' else ())
+    changes = config_changes(before, now, ignore)
+    listed = lambda names: ', '.join(f'{_flag(k)} {_shown(changes[k][0])} -> {_shown(changes[k][1])}' for k in names)
+    fixed = [k for k in changes if k in _RESUME_FIXED]
+    if fixed:
+        raise ValueError(f'cannot resume {workdir} as another network ({listed(fixed)}): its checkpoints hold the recorded '
+                         f'one. Resume without those flags, or start a new --workdir with --init-from {workdir}')
+    if changes and not override:
+        raise ValueError(f'cannot resume {workdir} with a different configuration: {listed(changes)}. Drop those flags to '
+                         'continue the run as it was, pass --resume-override to continue with the new values, or start '
+                         'a new --workdir')
+    return changes
 
 def _sampler(cfg: TrainConfig) -> PatchSampler:
     "The run's training patch sampler."
@@ -195,15 +234,27 @@ def _sampler(cfg: TrainConfig) -> PatchSampler:
 
 # %% ../nbs/09_train.ipynb #550cdd0b
 def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, progress: bool = True,
-          mesh: jax.sharding.Mesh | None = None) -> dict:
-    "Train SESR as `cfg` says, in `workdir`; returns a summary (steps, final loss, best validation PSNR, paths)."
+          mesh: jax.sharding.Mesh | None = None, *, resume_override: bool = False) -> dict:
+    """Train SESR as `cfg` says, in `workdir`; returns a summary (steps, final loss, best validation PSNR, paths).
+    `resume` continues the run in `workdir` (which must hold a checkpoint and the same recipe, unless `resume_override`)."""
     workdir = Path(workdir).expanduser().resolve()
+    if resume_override and not resume: raise ValueError('--resume-override applies to a resumed run: pass --resume too')
+    if resume and not workdir.is_dir():
+        raise FileNotFoundError(f'cannot resume {workdir}: there is no such folder; check the --workdir path, or start '
+                                'a new run there without --resume')
     workdir.mkdir(parents=True, exist_ok=True)
     (arch, config), mesh = cfg.network(), mesh or data_mesh()
     manager = checkpoint_manager(workdir, keep=cfg.keep)
-    _check_workdir(workdir, cfg, resume, manager.latest_step())
+    changes = _check_workdir(workdir, cfg, resume, manager, resume_override)
     primary = is_primary()  # with several processes, only process 0 writes the log, the config and the curves
-    if primary: write_json_atomic(workdir / 'config.json', cfg.to_dict())
+    if primary:
+        record = cfg.to_dict()
+        if resume:  # keep the history of accepted changes
+            before = json.loads((workdir / 'config.json').read_text()) if (workdir / 'config.json').exists() else {}
+            overrides = before.get('overrides', [])
+            if changes: overrides = overrides + [{'step': manager.latest_step(), 'changed': {k: list(v) for k, v in changes.items()}}]
+            if overrides: record['overrides'] = overrides
+        write_json_atomic(workdir / 'config.json', record)
     metrics_path = workdir / 'metrics.jsonl'
     log = lambda record: append_jsonl(metrics_path, record) if primary else None
 
@@ -302,6 +353,8 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     add_config_args(parser, TrainConfig)
     parser.add_argument('--workdir', required=True, help='run folder: config, metrics, checkpoints, report')
     parser.add_argument('--resume', action='store_true', help='continue the run in --workdir from its latest checkpoint')
+    parser.add_argument('--resume-override', action='store_true', help='with --resume: continue even though the '
+                        'configuration differs from the recorded one (the changes are recorded in config.json)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_distributed_args(parser)
 
@@ -309,7 +362,8 @@ def train_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb train`."
     cfg = config_from_args(TrainConfig, args)  # bad flags fail before joining a cluster
     initialize_from_args(args)
-    summary = train(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json)
+    summary = train(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json,
+                    resume_override=args.resume_override)
     best = (f", best validation PSNR {summary['best_val_psnr']:.2f} dB at step {summary['best_step']}"
             if summary['best_val_psnr'] else '')
     return CommandOutput(summary, f"trained {summary['steps']} steps in {summary['workdir']}{best}")
