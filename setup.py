@@ -22,6 +22,7 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), cfg['license'])  # an SPDX expression
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+video_requirements = shlex.split(cfg.get('video_requirements', ''))  # pip install sesr_nb[video]: PyAV
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -36,7 +37,7 @@ setuptools.setup(
     packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),  # + data folders (weights)
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'video': video_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

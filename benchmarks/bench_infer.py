@@ -6,6 +6,8 @@
     python benchmarks/bench_infer.py --sweep          # also M5 over a range of tile shapes (how DEFAULT_TILE was chosen)
     python benchmarks/bench_infer.py --quick          # fewer repeats
     python benchmarks/bench_infer.py --presets M5 --tiles 256 128x1920 0
+    python benchmarks/bench_infer.py --e2e [--big]    # the user's path: colour photo -> PNG, new vs HEAD, by stage;
+                                                      # --big: a 4000x3000 photo and peak memory (1080p vs 4000x3000)
 
 Prints medians (and the spread) of several runs after a warm-up; nothing is asserted. Weights are random (the time
 does not depend on their values); the frame is random. MACs are those of the collapsed network on the whole frame
@@ -116,16 +118,213 @@ def bench_layers(preset: str, tile, repeats: int) -> None:
     print(f'  {"sum of the parts":42s} {"":17s} {total:8.1f} ms/frame')
 
 
+# ---------------------------------------------------------------- the user's path (issue 14): colour photos, files, video
+
+def _old_modules():
+    "sesr_nb.color and sesr_nb.infer as committed (git HEAD): the path before the native colour merge, for comparison."
+    import subprocess, types
+    mods = {}
+    for name in ('color', 'infer'):
+        text = subprocess.run(['git', 'show', f'HEAD:sesr_nb/{name}.py'], capture_output=True, text=True, check=True).stdout
+        text = text.replace('from .color import', 'from sesr_nb_old_color import').replace('from .', 'from sesr_nb.')
+        module = types.ModuleType(f'sesr_nb_old_{name}')
+        import sys
+        sys.modules[module.__name__] = module
+        exec(compile(text, f'HEAD:sesr_nb/{name}.py', 'exec'), module.__dict__)
+        mods[name] = module
+    return mods['infer']
+
+
+def _photo(height: int, width: int) -> np.ndarray:
+    "A smooth colour picture with sensor-like noise (compresses like a photograph, unlike pure noise)."
+    yy, xx = np.mgrid[0:height, 0:width]
+    noise = np.random.default_rng(0).normal(0, 5, (height, width, 3))
+    return np.clip(np.dstack([128 + 90 * np.sin(xx / 61 + c) * np.cos(yy / 47 - c) for c in range(3)]) + noise + 0.5, 0, 255).astype(np.uint8)
+
+
+def _vm_kib(key: str) -> int:
+    "A line of /proc/self/status (VmRSS, VmHWM) in KiB."
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ':'))
+
+
+def memory_probe(height: int, width: int, tile: str) -> None:
+    """One PNG photo -> x2 PNG with `upscale_file` in this (fresh) process: prints the times of a first (compiling) and a
+    second run, the tracemalloc peak of the second and the process's peak RSS (VmHWM, reset before the second run)."""
+    import json, tempfile, tracemalloc
+    from pathlib import Path
+    from sesr_nb.batch import UpscaleJob, upscale_file
+    from sesr_nb.fileio import write_image
+    config = sesr_config('M5', 2)
+    model = TrainedModel(architecture_of(config), config, collapse(init_params(config)))
+    work = Path(tempfile.mkdtemp(prefix='bench_mem_'))
+    write_image(work / 'in.png', _photo(height, width))
+    job = UpscaleJob(work / 'in.png', work / 'out.png')
+    rss_start = _vm_kib('VmRSS')
+    start = time.perf_counter(); upscale_file(job, model, tile)[1](); cold = time.perf_counter() - start
+    hwm_cold = _vm_kib('VmHWM')
+    rss_before = _vm_kib('VmRSS')
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # resets VmHWM to the current RSS
+    except OSError: pass
+    tracemalloc.start()
+    start = time.perf_counter(); upscale_file(job, model, tile)[1](); warm = time.perf_counter() - start
+    traced = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    print(json.dumps({'cold_s': cold, 'warm_s': warm, 'traced_mb': traced / 1e6, 'rss_start_mb': rss_start / 1024,
+                      'hwm_cold_mb': hwm_cold / 1024, 'rss_before_mb': rss_before / 1024, 'hwm_warm_mb': _vm_kib('VmHWM') / 1024,
+                      'png_mb': (work / 'out.png').stat().st_size / 1e6}))
+    import shutil
+    shutil.rmtree(work)
+
+
+def bench_memory(tile: str = '2048x512') -> None:
+    "Peak memory of the file path (one fresh process per size): 1080p and 4000x3000 with the same tile."
+    import json, subprocess, sys
+    print(f'  memory of PNG -> x2 PNG (upscale_file, tile {tile}; a fresh process each; tracemalloc = numpy/Python arrays '
+          f'of the second run, VmHWM = peak RSS of the process, JAX buffers included):')
+    for h, w in ((1080, 1920), (3000, 4000)):
+        out = subprocess.run([sys.executable, __file__, '--memory-probe', str(h), str(w), tile], capture_output=True, text=True)
+        if out.returncode: print(f'    {w}x{h}: probe failed: {out.stderr.strip().splitlines()[-1:]}'); continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f'    {w}x{h} -> {2 * w}x{2 * h}: {r["cold_s"]:5.1f} s first run, {r["warm_s"]:5.1f} s second; tracemalloc peak '
+              f'{r["traced_mb"]:5.0f} MB (8-bit input {h * w * 3 / 1e6:.0f} MB, 8-bit output {4 * h * w * 3 / 1e6:.0f} MB); '
+              f'VmHWM {r["hwm_cold_mb"]:5.0f} MB first run / {r["hwm_warm_mb"]:5.0f} MB second (RSS after start-up '
+              f'{r["rss_start_mb"]:.0f} MB); PNG {r["png_mb"]:.0f} MB')
+
+
+def bench_end_to_end(repeats: int, big: bool) -> None:
+    "1080p RGB photo -> 4K PNG: network alone vs upscale() vs file to file, new and old (HEAD) path interleaved."
+    import tempfile, tracemalloc
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+    from sesr_nb.batch import PngStreamWriter, UpscaleJob, read_upscale_input, upscale_file
+    from sesr_nb.color import rgb_to_model_y
+    from sesr_nb.fileio import write_image
+    from sesr_nb.infer import colour_backend, upscale
+    old = _old_modules()
+    config = sesr_config('M5', 2)
+    model = TrainedModel(architecture_of(config), config, collapse(init_params(config)))
+    work = Path(tempfile.mkdtemp(prefix='bench_e2e_'))
+    rgb = _photo(HEIGHT, WIDTH)
+    gray = rgb[..., 1].copy()
+    write_image(work / 'photo.png', rgb)
+    y = rgb_to_model_y(rgb)
+    def new_file(src, name, tile=DEFAULT_TILE):
+        record, finish = upscale_file(UpscaleJob(src, work / name), model, tile)
+        finish()
+    cases = {
+        'Y network alone (upscale_y_tiled, float32)': lambda: upscale_y_tiled(model, y),
+        'upscale(gray uint8), new': lambda: upscale(gray, model),
+        'upscale(gray uint8), old (HEAD)': lambda: old.upscale(gray, model),
+        'upscale(RGB uint8), new': lambda: upscale(rgb, model),
+        'upscale(RGB uint8), old (HEAD)': lambda: old.upscale(rgb, model),
+        'PNG file -> 4K PNG file, new (level 1, streamed)': lambda: new_file(work / 'photo.png', 'new.png'),
+        'PNG file -> 4K PNG file, old (HEAD, Pillow level 6)': lambda: old.upscale_file(old.UpscaleJob(work / 'photo.png', work / 'old.png'), model),
+    }
+    for fn in cases.values(): fn()   # warm-up and compilation
+    times = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            start = time.perf_counter(); fn(); times[name].append(1000 * (time.perf_counter() - start))
+    net = statistics.median(times['Y network alone (upscale_y_tiled, float32)'])
+    import importlib.util
+    deflate = 'zlib-ng' if importlib.util.find_spec('zlib_ng') else 'zlib'
+    print(f'End to end, SESR-M5 x2, {WIDTH}x{HEIGHT} -> {2 * WIDTH}x{2 * HEIGHT} (interleaved, medians of {repeats}; '
+          f'colour merge {colour_backend()}, PNG deflate by {deflate}):')
+    for name in cases:
+        print(f'  {name:52s} {summary(times[name])}   {statistics.median(times[name]) / net:5.2f}x network'
+              f'  (min/min {min(times[name]) / min(times["Y network alone (upscale_y_tiled, float32)"]):4.2f}x)')
+    print(f'  PNG sizes: new {(work / "new.png").stat().st_size / 1e6:.1f} MB, old {(work / "old.png").stat().st_size / 1e6:.1f} MB')
+    # breakdown of the new file path by stage, each stage alone
+    from sesr_nb.infer import iter_upscaled_rows
+    out = upscale(rgb, model)
+    def encode():
+        with ThreadPoolExecutor(os.cpu_count()) as pool:
+            w = PngStreamWriter(work / 'enc.png', out.shape[1], out.shape[0], 3, pool=pool)
+            for a in range(0, out.shape[0], 64): w.write(out[a:a + 64])
+            w.close()
+    def merge():
+        for _ in iter_upscaled_rows(rgb, model): pass
+    stages = {'read PNG (Pillow)': lambda: read_upscale_input(work / 'photo.png'),
+              'network input: rgb_to_model_y': lambda: rgb_to_model_y(rgb),
+              'network (upscale_y_tiled)': lambda: upscale_y_tiled(model, y),
+              'network + colour merge (iter_upscaled_rows)': merge,
+              'PNG filter + deflate + write of the 4K result (2 threads)': encode}
+    print('  new path by stage (each alone; the file path overlaps the PNG compression with the merge):')
+    for name, fn in stages.items(): print(f'    {name:58s} {summary(timings(fn, repeats))}')
+    if big:
+        photo = _photo(3000, 4000)
+        write_image(work / 'big.png', photo)
+        runs = [('new, 1st run', lambda: new_file(work / 'big.png', 'big_new.png')),
+                ('new, 2nd run', lambda: new_file(work / 'big.png', 'big_new.png')),
+                ('old (HEAD)', lambda: old.upscale_file(old.UpscaleJob(work / 'big.png', work / 'big_old.png'), model))]
+        for label, fn in runs:
+            tracemalloc.start()
+            start = time.perf_counter(); fn(); seconds = time.perf_counter() - start
+            peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+            print(f'  4000x3000 PNG -> 8000x6000 PNG, {label:12s} {seconds:7.1f} s (default tile; the 1st run compiles), '
+                  f'peak host arrays {peak / 1e6:6.0f} MB (tracemalloc; the 8-bit 8000x6000 result alone is 144 MB)')
+        bench_memory()
+    import shutil
+    shutil.rmtree(work)
+
+
+def bench_video(presets: list[str], frames: int) -> None:
+    "Frames/s of sesr_nb.video.upscale_video (decode, upscale, H.264 encode) on synthetic clips."
+    import tempfile
+    from fractions import Fraction
+    from pathlib import Path
+    try:
+        import av
+    except ImportError:
+        print('video: SKIPPED, PyAV is not installed (pip install "sesr_nb[video]")'); return
+    from sesr_nb.video import upscale_video
+    work = Path(tempfile.mkdtemp(prefix='bench_video_'))
+    rows = []
+    for (w, h) in ((960, 540), (1920, 1080)):
+        clip = work / f'clip_{h}.mp4'
+        picture = _photo(h, w)
+        with av.open(str(clip), 'w') as out:
+            stream = out.add_stream('libx264', rate=Fraction(25)); stream.width, stream.height, stream.pix_fmt = w, h, 'yuv420p'
+            for k in range(frames):
+                frame = av.VideoFrame.from_ndarray(np.roll(picture, 4 * k, axis=1), format='rgb24'); frame.pts = k
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        for preset in presets:
+            config = sesr_config(preset, 2)
+            model = TrainedModel(architecture_of(config), config, collapse(init_params(config)))
+            upscale_video(clip, work / 'warm.mp4', model, overwrite=True)      # compilation
+            result = upscale_video(clip, work / 'up.mp4', model, overwrite=True)
+            rows.append((f'{h}p -> {2 * h}p', f'SESR-{preset}', result['frames'], result['frames_per_second']))
+    print(f'Video x2 (decode + upscale + H.264 CRF 18 encode, {frames} frames, {jax.default_backend()}):')
+    print('| clip | model | frames/s |'); print('|---|---|---|')
+    for clip, model, n, fps in rows: print(f'| {clip} | {model} | {fps:.2f} |')
+    import shutil
+    shutil.rmtree(work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='3 repeats instead of 7')
     parser.add_argument('--sweep', action='store_true', help='M5 over a range of tile shapes')
     parser.add_argument('--presets', nargs='+', default=['M3', 'M5', 'XL'])
     parser.add_argument('--tiles', nargs='+', default=None, help="tiles to time: N, WIDTHxHEIGHT, or 0 for the whole frame")
+    parser.add_argument('--e2e', action='store_true', help='only the end-to-end RGB path (new vs HEAD) and the video table')
+    parser.add_argument('--big', action='store_true', help='with --e2e: also a 4000x3000 photo, new and old (slow)')
+    parser.add_argument('--video-frames', type=int, default=8, help='frames per synthetic clip in the video table')
+    parser.add_argument('--memory-probe', nargs=3, metavar=('HEIGHT', 'WIDTH', 'TILE'), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_probe:
+        h, w, tile = args.memory_probe
+        memory_probe(int(h), int(w), tile); return
     repeats = 3 if args.quick else 7
     print(f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__} '
           f'({jax.default_backend()}), conv backend {conv_backend()}, load average {os.getloadavg()[0]:.2f}')
+    if args.e2e:
+        bench_end_to_end(repeats, args.big)
+        bench_video(['M3', 'M5'], args.video_frames)
+        print(f'load average at the end: {os.getloadavg()[0]:.2f}')
+        return
     # DEFAULT_TILE holds a whole 1080p frame, so the default comparison adds half-height bands beside it
     tiles = [parse_tile(t) for t in args.tiles] if args.tiles else [parse_tile(DEFAULT_TILE), (512, 2048)]
     bench_models(args.presets, tiles, repeats)

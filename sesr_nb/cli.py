@@ -4,14 +4,15 @@
 
 # %% ../nbs/13_cli.ipynb #85b332a3
 from __future__ import annotations
-import argparse, dataclasses, importlib, json, sys, types, typing
+import argparse, dataclasses, errno, importlib, json, logging, os, re, sys, traceback, types, typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # %% auto #0
 __all__ = ['SUBCOMMANDS', 'CommandOutput', 'option', 'add_config_args', 'config_from_args', 'parse_size', 'add_info_args',
-           'info_command', 'build_parser', 'subcommand_parser', 'main']
+           'jax_leaves', 'info_command', 'build_parser', 'subcommand_parser', 'plain_os_error', 'main']
 
 # %% ../nbs/13_cli.ipynb #66f9ef54
 SUBCOMMANDS = {
@@ -21,6 +22,8 @@ SUBCOMMANDS = {
     'upscale': ('sesr_nb.infer', 'Upscale images with a trained model'),
     'demo': ('sesr_nb.demo', 'Offline main job: train a small SESR on bundled images, evaluate vs bicubic, write a report'),
     'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz) or a portable StableHLO program'),
+    'prune': ('sesr_nb.prune', 'Lottery-ticket pruning: iterative magnitude pruning with rewinding of the collapsed weights'),
+    'slim': ('sesr_nb.slim', 'Prune a trained SESR run to fewer residual channels (a faster network) and fine-tune it'),
 }
 
 @dataclass
@@ -101,6 +104,8 @@ def parse_size(text: str) -> tuple[int, int]:
 def add_info_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb info`."
     parser.add_argument('--arch', default='all', help="architecture preset (e.g. M5, tiny, sesr:XL) or 'all' (default)")
+    parser.add_argument('--model', default=None, help='instead of --arch: a trained model (run folder, .npz, pretrained:NAME), '
+                                                      'e.g. a pruned or slimmed network; also counts its non-zero weights')
     parser.add_argument('--scale', type=int, default=None, help='2, 3 or 4 (default: 2 and 4 for --arch all, else 2)')
     parser.add_argument('--lr-size', default='64x64', help='low-resolution input WIDTHxHEIGHT (default 64x64)')
     parser.add_argument('--batch', type=int, default=1, help='batch size (default 1)')
@@ -122,11 +127,24 @@ def _info_text(record: dict) -> str:
                   f"expanded {g(detail['train_step_macs']['expanded'])}"]
     return '\n'.join(lines)
 
+def jax_leaves(tree) -> list:
+    "The array leaves of a parameter pytree (imports JAX only when called)."
+    import jax
+    return jax.tree.leaves(tree)
+
 def info_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb info`: parameters and MACs of one or every preset."
     from sesr_nb.arch import arch_config, architectures
     if args.batch < 1: raise ValueError(f'--batch must be >= 1, got {args.batch}')
     lr_hw = parse_size(args.lr_size)
+    if args.model is not None:
+        from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
+        model = load_model(args.model, args.scale)
+        if not hasattr(model, 'arch'): raise ValueError(f'{args.model} is not a network: it has no weights to count')
+        record = model.arch.complexity(model.config, lr_hw, args.batch)
+        import numpy as np
+        record['nonzero_deploy_params'] = int(sum(np.count_nonzero(np.asarray(a)) for a in jax_leaves(model.params)))
+        return CommandOutput(record, _info_text(record) + f"\n  non-zero     {record['nonzero_deploy_params']:,} deployed weights")
     if args.arch == 'all':
         specs = [f'{a.name}:{p}' for a in architectures().values() for p in a.presets if p != 'tiny']
         scales = [args.scale] if args.scale else [2, 4]
@@ -157,10 +175,52 @@ def subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(prog=f'sesr_nb {name}', description=help_text)
     getattr(module, f'add_{name}_args')(parser)
     parser.add_argument('--json', action='store_true', help='print one JSON document on stdout instead of text')
+    parser.add_argument('--verbose', action='store_true', help='on an error, also print the traceback and the storage '
+                        "library's log")
     return parser, getattr(module, f'{name}_command')
 
+def plain_os_error(err: OSError) -> str:
+    "An OSError in plain words: the folder or file at fault (never a temporary file's name), what is wrong, what to do."
+    if not err.filename: return re.sub(r'\[Errno \d+\]\s*', '', str(err)).strip() or type(err).__name__
+    path = Path(os.fsdecode(err.filename2 or err.filename))
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
+    folder = existing if existing.is_dir() else existing.parent
+    temporary = 'tmp' in path.name.lower() and not path.exists()   # an atomic write's or orbax's temporary file
+    if err.errno in (errno.EACCES, errno.EPERM):
+        if path.exists() and not temporary:
+            kind = 'folder' if path.is_dir() else 'file'
+            return f'permission denied on the {kind} {path}: this user may not use it; check its permissions'
+        made = 'nothing' if temporary else str(path)
+        return f'the folder {folder} is not writable (permission denied): {made} cannot be created in it; make it writable or choose another location'
+    if err.errno == errno.EROFS: return f'the folder {folder} is on a read-only file system; choose another location'
+    if err.errno in (errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC)):
+        return f'no space left on the disk that holds {folder}; free some space or choose another location'
+    if err.errno == errno.ENOENT and not temporary: return f'{path} does not exist'
+    if err.errno == errno.ENOTDIR: return f'{folder} is a file, not a folder: {path} cannot be used'
+    if err.errno == errno.EISDIR: return f'{path} is a folder, not a file'
+    return f'{err.strerror or type(err).__name__}: {folder if temporary else path}'
+
+def _error_line(err: BaseException) -> str:
+    "The one line that reports `err`: an OSError in plain words, else the first line of its message."
+    if isinstance(err, OSError): return plain_os_error(err)
+    text = re.sub(r'\[Errno \d+\]\s*', '', str(err)).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+_QUIET = {'event_loop': False}
+
+def _drop_closed_event_loop_noise() -> None:
+    "Install (once) an unraisable hook that drops tensorstore's 'Event loop is closed' tracebacks while _QUIET says so."
+    previous = sys.unraisablehook
+    if getattr(previous, '_sesr_nb', False): return
+    def hook(unraisable):
+        value = unraisable.exc_value
+        if _QUIET['event_loop'] and isinstance(value, RuntimeError) and str(value) == 'Event loop is closed': return
+        previous(unraisable)
+    hook._sesr_nb = True
+    sys.unraisablehook = hook
+
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `sesr_nb` console script."
+    "Entry point of the `sesr_nb` console script: run one subcommand; an error is one line (and status 2, or 1 if unexpected)."
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or argv[0] not in SUBCOMMANDS:
@@ -171,12 +231,25 @@ def main(argv: list[str] | None = None) -> int:
     args = sub_parser.parse_args(rest)
     from sesr_nb.conv import tune_process
     tune_process()
+    absl_logger = logging.getLogger('absl')   # orbax's log: pages of tracebacks for a damaged checkpoint
+    quiet = lambda record: record.levelno >= logging.CRITICAL   # a filter, not a level: library code resets levels
+    if not args.verbose: absl_logger.addFilter(quiet)
+    _drop_closed_event_loop_noise()
+    _QUIET['event_loop'] = not args.verbose
     try:
         output = command(args)
-    except (ValueError, OSError, RuntimeError) as err:  # bad input: a message, not a traceback
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except KeyboardInterrupt:
+        print(f'sesr_nb {name}: interrupted', file=sys.stderr)
+        return 130
+    except Exception as err:
+        expected = isinstance(err, (ValueError, OSError, RuntimeError))  # bad input, a damaged file, the OS said no
+        message = _error_line(err)
+        if args.verbose: traceback.print_exc()
+        elif not expected: message += f' (unexpected {type(err).__name__}: rerun with --verbose for the traceback and report it)'
         if args.json: print(json.dumps({'error': message, 'type': type(err).__name__}))
         print(f'sesr_nb {name}: error: {message}', file=sys.stderr)
-        return 2
+        return 2 if expected else 1
+    finally:
+        absl_logger.removeFilter(quiet)
     print(json.dumps(output.data, indent=2, allow_nan=False) if args.json else output.text)
     return output.status

@@ -58,7 +58,9 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
 
 def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     "Exact inverse of `rgb_to_ycbcr`: float YCbCr (0-255 scale) → float64 RGB in [0, 1] (not clipped)."
-    return (np.asarray(ycbcr, dtype=np.float64) - YCBCR_OFFSET) @ RGB_FROM_YCBCR.T
+    x = np.asarray(ycbcr, dtype=np.float64) - YCBCR_OFFSET
+    m = RGB_FROM_YCBCR  # elementwise, in a fixed order (not a BLAS product): the same bits on every machine
+    return np.stack([x[..., 0] * m[k, 0] + x[..., 1] * m[k, 1] + x[..., 2] * m[k, 2] for k in range(3)], axis=-1)
 
 def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     "Luma Y (float64, 0-255 scale, in [16, 235]) of a uint8 or [0,1]-float RGB/gray image, shape HxW."

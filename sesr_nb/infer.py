@@ -4,8 +4,9 @@
 
 # %% ../nbs/10_infer.ipynb #ca845eaa
 from __future__ import annotations
-import argparse, collections, os, sys, time
-from collections.abc import Iterator, Sequence
+import collections, ctypes, functools, os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,15 +15,14 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .arch import TrainedModel
-from .cli import CommandOutput
-from .color import model_y_to_y255, quantize_uint8, resize_axis, resize_weights, rgb_to_model_y, rgb_to_y
-from .color import rgb_to_ycbcr, ycbcr_to_rgb
-from .fileio import BadImageError, decode_image, list_images, pil_to_uint8, write_image
+from .color import RGB_FROM_YCBCR, model_y_to_y255, quantize_uint8, resize_axis, resize_weights, rgb_to_model_y
+from .color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from .fileio import decode_image, pil_to_uint8
 
 # %% auto #0
 __all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'iter_sr_bands',
-           'upscale_y_tiled', 'upscale', 'read_image_as_stored', 'OutputExistsError', 'UpscaleJob', 'plan_jobs',
-           'upscale_file', 'add_upscale_args', 'upscale_command']
+           'upscale_y_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale', 'read_image_as_stored',
+           'add_upscale_args', 'upscale_command']
 
 # %% ../nbs/10_infer.ipynb #4d071af1
 @dataclass(frozen=True)
@@ -86,39 +86,59 @@ def _as_y_plane(y01: np.ndarray) -> np.ndarray:
         raise ValueError(f'expected one non-empty Y plane of shape HxW or HxWx1, got shape {y01.shape}')
     return np.ascontiguousarray(y01, dtype=np.float32)
 
-def _windowed_bands(model: TrainedModel, y: np.ndarray, rows: Sequence[AxisWindow],
+def _windowed_bands(model: TrainedModel, y: np.ndarray | Callable[[int, int], np.ndarray], rows: Sequence[AxisWindow],
                     cols: Sequence[AxisWindow]) -> Iterator[tuple[int, np.ndarray]]:
-    "Run the deployed network window by window; yield (first HR row, HR band) for each row of windows."
-    s, width = model.scale, y.shape[1]
-    for r in rows:
-        band = np.empty((s * (r.keep_stop - r.keep_start), s * width), np.float32)
-        pending = collections.deque()
-        def collect():
-            "Copy the kept part of the oldest queued window into the band."
-            c, result = pending.popleft()
-            hr = np.asarray(result)[0, :, :, 0]
-            band[:, s * c.keep_start:s * c.keep_stop] = hr[s * (r.keep_start - r.start):s * (r.keep_stop - r.start),
-                                                           s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
-        for c in cols:
-            window = jnp.asarray(y[r.start:r.stop, c.start:c.stop][None, :, :, None])
-            pending.append((c, model.forward(window)))
-            if len(pending) > 1: collect()
-        while pending: collect()
-        yield s * r.keep_start, band
+    """Run the deployed network window by window; yield (first HR row, HR band) for each row of windows.
+    `y` is the LR plane, or a function (start, stop) -> its float32 rows [start, stop), made as they are needed."""
+    s = model.scale
+    rows_of = y if callable(y) else (lambda a, b: y[a:b])
+    def run(r: AxisWindow, c: AxisWindow, lr: np.ndarray):
+        "Queue one window (JAX dispatches asynchronously)."
+        return model.forward(jnp.asarray(lr[:, c.start:c.stop][None, :, :, None]))
+    if len(cols) == 1:  # each window spans the width: its kept rows are the band, no copy
+        c, queued = cols[0], None
+        for r in [*rows, None]:
+            following = None if r is None else (r, run(r, c, rows_of(r.start, r.stop)))  # next window runs meanwhile
+            if queued is not None:
+                q, result = queued
+                hr = np.asarray(result)[0, :, :, 0]
+                yield s * q.keep_start, hr[s * (q.keep_start - q.start):s * (q.keep_stop - q.start)]
+            queued = following
+        return
+    order = [(r, c) for r in rows for c in cols]   # row by row; one window stays queued while another is copied out
+    pending, inputs, band = collections.deque(), {}, None
+    def dispatch(i: int) -> None:
+        "Queue window i (its row band's LR rows are made once, when its first window is queued)."
+        r, c = order[i]
+        if c is cols[0]: inputs[r] = rows_of(r.start, r.stop)
+        pending.append((r, c, run(r, c, inputs[r] if c is not cols[-1] else inputs.pop(r))))
+    dispatch(0)
+    for i in range(len(order)):
+        if i + 1 < len(order): dispatch(i + 1)   # the next window (maybe of the next band) runs while this one is copied
+        r, c, result = pending.popleft()
+        if c is cols[0]: band = np.empty((s * (r.keep_stop - r.keep_start), s * cols[-1].stop), np.float32)
+        hr = np.asarray(result)[0, :, :, 0]
+        band[:, s * c.keep_start:s * c.keep_stop] = hr[s * (r.keep_start - r.start):s * (r.keep_stop - r.start),
+                                                       s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
+        if c is cols[-1]: yield s * r.keep_start, band
 
-def iter_sr_bands(model, y01: np.ndarray, tile: TileSpec | str = None, halo: int | None = None
-                  ) -> Iterator[tuple[int, np.ndarray]]:
-    "Super-resolve an LR Y plane in [0, 1] tile by tile: yields (first HR row, float32 HR band) top to bottom."
+def _bands(model, y, shape: tuple[int, int], tile: TileSpec | str, halo: int | None) -> Iterator[tuple[int, np.ndarray]]:
+    "`iter_sr_bands` on an LR plane of `shape` given as an array or as a rows function (see `_windowed_bands`)."
     if not _is_network(model): raise TypeError(f'tiled inference needs a TrainedModel (a network), got {type(model).__name__}')
-    y = _as_y_plane(y01)
     radius = model.receptive_radius
     halo = radius if halo is None else int(halo)
     if halo < radius:
         raise ValueError(f'a halo of {halo} LR pixels is smaller than the receptive-field radius {radius} of '
                          f'{model.name}: tiles would change the result')
     tile_rows, tile_cols = parse_tile(tile)
-    return _windowed_bands(model, y, axis_windows(y.shape[0], tile_rows, halo),
-                           axis_windows(y.shape[1], tile_cols, halo))
+    return _windowed_bands(model, y, axis_windows(shape[0], tile_rows, halo), axis_windows(shape[1], tile_cols, halo))
+
+def iter_sr_bands(model, y01: np.ndarray, tile: TileSpec | str = None, halo: int | None = None
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    "Super-resolve an LR Y plane in [0, 1] tile by tile: yields (first HR row, float32 HR band) top to bottom."
+    if not _is_network(model): raise TypeError(f'tiled inference needs a TrainedModel (a network), got {type(model).__name__}')
+    y = _as_y_plane(y01)
+    return _bands(model, y, y.shape, tile, halo)
 
 # %% ../nbs/10_infer.ipynb #c30ccf2d
 DEFAULT_TILE = (1088, 2048)  # LR (rows, columns) per tile: a 1080p frame in one; see benchmarks/bench_infer.py (end of this notebook)
@@ -132,20 +152,53 @@ def upscale_y_tiled(model, y01: np.ndarray, tile: TileSpec | str = DEFAULT_TILE,
 
 # %% ../nbs/10_infer.ipynb #8e3e5ae8
 def _bicubic_up_rows(plane: np.ndarray, scale: int, row_start: int, row_stop: int,
-                     row_weights: tuple[np.ndarray, np.ndarray], col_weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    "Rows [row_start, row_stop) of `sesr_nb.color.bicubic_upscale(plane, scale)`, computed with the same arithmetic."
+                     row_weights: tuple[np.ndarray, np.ndarray], col_weights: tuple[np.ndarray, np.ndarray],
+                     first_row: int = 0) -> np.ndarray:
+    """Rows [row_start, row_stop) of `sesr_nb.color.bicubic_upscale(plane, scale)`, computed with the same arithmetic.
+    `plane` may hold only LR rows from `first_row` on (at least those that `_lr_rows_needed` names)."""
     weights, indices = row_weights
-    rows = resize_axis(plane, weights[row_start:row_stop], indices[row_start:row_stop], 0)
+    rows = resize_axis(plane, weights[row_start:row_stop], indices[row_start:row_stop] - first_row, 0)
     return resize_axis(rows, *col_weights, 1)
 
 def _upscale_weights(length: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
     "MATLAB bicubic weights and indices to upscale an axis of `length` pixels by an integer `scale`."
     return resize_weights(length, length * scale, float(scale))
 
+def _lr_rows_needed(row_weights: tuple[np.ndarray, np.ndarray], row_start: int, row_stop: int) -> tuple[int, int]:
+    "The LR rows [first, last + 1) that the bicubic HR rows [row_start, row_stop) read."
+    indices = row_weights[1][row_start:row_stop]
+    return int(indices.min()), int(indices.max()) + 1
+
+# %% ../nbs/10_infer.ipynb #3f4b6181
+_I64, _PTR = ctypes.c_int64, ctypes.c_void_p
+
+@functools.cache
+def _colour_library() -> tuple[ctypes.CDLL | None, str]:
+    "The native colour kernels (`sesr_nb/csrc/colour.cc`, built with the conv kernels) and, if unavailable, why."
+    try:
+        from sesr_nb.conv import build_native_library  # compiles and caches on first use
+        lib = ctypes.CDLL(str(build_native_library()))
+        lib.sesr_colour_rows.argtypes = [_I64, _I64, _I64, _PTR, _I64, _PTR, _PTR, _PTR, _I64, _PTR, _PTR, _I64, _PTR,
+                                         _PTR, _I64, _I64]
+        lib.sesr_gray_rows.argtypes = [_I64, _I64, _PTR, _I64, ctypes.c_double, _PTR, _I64, _I64]
+        lib.sesr_colour_rows.restype = lib.sesr_gray_rows.restype = None
+        return lib, ''
+    except Exception as err:  # no compiler, a failed build, an old cached library without the symbols ...
+        return None, f'{type(err).__name__}: {err}'
+
+def colour_backend() -> str:
+    "'native' (the fused C++ colour merge) or 'numpy' (when it cannot be built, or when SESR_NB_COLOUR=numpy)."
+    if os.environ.get('SESR_NB_COLOUR', 'auto').strip().lower() == 'numpy': return 'numpy'
+    return 'native' if _colour_library()[0] is not None else 'numpy'
+
 # %% ../nbs/10_infer.ipynb #f2c0bceb
 def _gray_from_y255(y255: np.ndarray) -> np.ndarray:
     "uint8 gray level of a luma Y (0-255 scale): the R = G = B value with that Y and neutral chroma."
-    return quantize_uint8((np.asarray(y255, np.float64) - 16.0) * (255.0 / 219.0))
+    return quantize_uint8((np.asarray(y255, np.float64) - 16.0) * _GRAY_GAIN)
+
+_GRAY_GAIN = 255.0 / 219.0
+_M_RGB = np.ascontiguousarray(RGB_FROM_YCBCR)
+_GRAY_TO_MODEL_Y = rgb_to_model_y(np.arange(256, dtype=np.uint8)[None, :])[0, :, 0]  # model input of each gray level
 
 def _split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     "Colour part (HxW gray or HxWx3 RGB) and alpha (HxW or None) of a uint8 image."
@@ -156,146 +209,130 @@ def _split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if channels == 3: return image, None
     return image[..., :3], image[..., 3]
 
-COLOUR_ROWS = 64  # HR rows per step of the colour merge: keeps its float64 temporaries to a few MB per 1000 columns
+COLOUR_ROWS = 64  # HR rows per step of the colour merge: one task of the native merge, one numpy step
+_INPUT_ROWS = 64  # LR rows per step of the RGB -> model input conversion (bounds its float64 temporaries)
 
-def _upscale_array(image: np.ndarray, model, tile: TileSpec | str) -> np.ndarray:
-    "The upscaled uint8 image (same channel layout) of a uint8 HxW / HxWx{1,2,3,4} array."
+class _ColourMerge:
+    "Turns bands of the network's HR Y into 8-bit gray or RGB rows of the output (see the text)."
+    def __init__(self, colour: np.ndarray, scale: int, backend: str):
+        self.colour, self.gray, self.scale, self.backend = colour, colour.ndim == 2, scale, backend
+        height, width = colour.shape[:2]
+        if not self.gray:
+            self.rows, self.cols = _upscale_weights(height, scale), _upscale_weights(width, scale)
+            if backend == 'native':
+                self.rows, self.cols = [tuple(np.ascontiguousarray(a, t) for a, t in zip(w, (np.float64, np.int64)))
+                                        for w in (self.rows, self.cols)]
+
+    def model_input(self, start: int, stop: int) -> np.ndarray:
+        """The network's LR input (float32 Y/255) for LR rows [start, stop): a table lookup for gray,
+        `rgb_to_model_y` for RGB, `_INPUT_ROWS` rows at a time (the function is per pixel: the same values)."""
+        if self.gray: return _GRAY_TO_MODEL_Y[self.colour[start:stop]]
+        out = np.empty((stop - start, self.colour.shape[1]), np.float32)
+        for a in range(start, stop, _INPUT_ROWS):
+            out[a - start:a - start + _INPUT_ROWS] = rgb_to_model_y(self.colour[a:min(a + _INPUT_ROWS, stop)])[..., 0]
+        return out
+
+    def chroma(self, a: int, b: int) -> tuple[int, np.ndarray]:
+        "(first LR row, float64 LR Cb/Cr of the LR rows the HR rows [a, b) need), `rgb_to_ycbcr` on those rows only."
+        first, stop = _lr_rows_needed(self.rows, a, b)
+        return first, np.ascontiguousarray(rgb_to_ycbcr(self.colour[first:stop])[..., 1:])
+
+    def numpy_rows(self, y: np.ndarray, a: int, out: np.ndarray) -> None:
+        "The reference: HR rows [a, a + len(y)) with `sesr_nb.color`'s numpy functions."
+        y255 = model_y_to_y255(y)
+        if self.gray: out[..., 0] = _gray_from_y255(y255)
+        else:
+            first, chroma = self.chroma(a, a + y.shape[0])
+            cbcr = _bicubic_up_rows(chroma, self.scale, a, a + y.shape[0], self.rows, self.cols, first)
+            out[..., :3] = quantize_uint8(ycbcr_to_rgb(np.dstack([y255, cbcr])) * 255.0)
+
+    def native_rows(self, y: np.ndarray, a: int, out: np.ndarray) -> None:
+        "The same rows with the fused C++ kernel (`sesr_nb/csrc/colour.cc`): bit-identical, no HR temporaries."
+        lib, (rows, width) = _colour_library()[0], y.shape
+        assert y.dtype == np.float32 and y.strides[1] == 4 and out.ndim == 3 and out.strides[1:] == (out.shape[2], 1)
+        pixel = out.shape[2]
+        if self.gray:
+            lib.sesr_gray_rows(rows, width, y.ctypes.data, y.strides[0] // 4, _GRAY_GAIN, out.ctypes.data, out.strides[0], pixel)
+            return
+        (rw, ri), (cw, ci) = self.rows, self.cols
+        first, chroma = self.chroma(a, a + rows)
+        local = np.ascontiguousarray(ri[a:a + rows] - first)  # row indices into `chroma`
+        lib.sesr_colour_rows(rows, width, chroma.shape[1], y.ctypes.data, y.strides[0] // 4, chroma.ctypes.data,
+                             rw[a:].ctypes.data, local.ctypes.data, rw.shape[1], cw.ctypes.data, ci.ctypes.data,
+                             cw.shape[1], _M_RGB.ctypes.data, out.ctypes.data, out.strides[0], pixel)
+
+    def tasks(self, row: int, band: np.ndarray, out: np.ndarray) -> list:
+        "Zero-argument jobs that fill `out` (the output's rows for `band`), COLOUR_ROWS rows each, in order."
+        step = self.native_rows if self.backend == 'native' else self.numpy_rows
+        return [functools.partial(step, band[i:i + COLOUR_ROWS], row + i, out[i:i + COLOUR_ROWS])
+                for i in range(0, band.shape[0], COLOUR_ROWS)]
+
+# %% ../nbs/10_infer.ipynb #48e065ae
+def _check_uint8_image(array: np.ndarray) -> np.ndarray:
+    "`array` if it is one uint8 image of shape HxW or HxWxC (C in 1..4), else a ValueError that says what is wrong."
+    if array.dtype != np.uint8:
+        raise ValueError(f'upscale expects 8-bit pixels (uint8), got {array.dtype}; quantise the image first')
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 2, 3, 4)) or min(array.shape[:2]) < 1:
+        raise ValueError(f'upscale expects one image of shape HxW or HxWxC with C in 1..4, got shape {array.shape}')
+    return array
+
+def _merged_rows(image: np.ndarray, model, tile: TileSpec | str, pool: ThreadPoolExecutor,
+                 dest: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    "(first HR row, uint8 HR rows with C channels) of the upscaled image, in order, as the merge finishes them."
     colour, alpha = _split_alpha(image)
     s, (height, width) = model.scale, colour.shape[:2]
-    gray = colour.ndim == 2
-    channels = (1 if gray else 3) + (alpha is not None)
-    out = np.empty((s * height, s * width) if channels == 1 else (s * height, s * width, channels), np.uint8)
-    colour_out = out if channels == 1 else out[..., :channels - (alpha is not None)]
-    row_weights, col_weights = _upscale_weights(height, s), _upscale_weights(width, s)
-    if _is_network(model):
-        chroma = None if gray else rgb_to_ycbcr(colour)[..., 1:]
-        for row, band in iter_sr_bands(model, rgb_to_model_y(colour), tile):
-            for start in range(0, band.shape[0], COLOUR_ROWS):
-                y255 = model_y_to_y255(band[start:start + COLOUR_ROWS])
-                a, b = row + start, row + start + y255.shape[0]
-                if gray: colour_out[a:b] = _gray_from_y255(y255).reshape(colour_out[a:b].shape)
-                else:
-                    cbcr = _bicubic_up_rows(chroma, s, a, b, row_weights, col_weights)
-                    colour_out[a:b] = quantize_uint8(ycbcr_to_rgb(np.dstack([y255, cbcr])) * 255.0)
-    else:
-        rgb = model.sr_rgb(np.dstack([colour] * 3) if gray else colour)
+    channels = image.shape[-1] if image.ndim == 3 else 1
+    if not _is_network(model):
+        rgb = model.sr_rgb(np.dstack([colour] * 3) if colour.ndim == 2 else colour)
         if rgb.shape[:2] != (s * height, s * width):
             raise ValueError(f'model {model.name!r} returned shape {rgb.shape} for a {height}x{width} image at x{s}')
-        sr = _gray_from_y255(rgb_to_y(rgb)) if gray else np.asarray(rgb, np.uint8)
-        colour_out[...] = sr.reshape(colour_out.shape)
-    if alpha is not None:
-        for a in range(0, s * height, COLOUR_ROWS):
-            b = min(s * height, a + COLOUR_ROWS)
-            out[a:b, :, -1] = _bicubic_up_rows(alpha, s, a, b, row_weights, col_weights)
-    return out[..., None] if image.ndim == 3 and image.shape[-1] == 1 else out
+        out = np.empty((s * height, s * width, channels), np.uint8) if dest is None else dest
+        out[..., :channels - (alpha is not None)] = (_gray_from_y255(rgb_to_y(rgb))[..., None] if colour.ndim == 2
+                                                     else np.asarray(rgb, np.uint8))
+        bands = [(0, out)]
+    else:
+        merge = _ColourMerge(colour, s, colour_backend())
+        def merged(row, band):
+            out = np.empty((band.shape[0], s * width, channels), np.uint8) if dest is None else dest[row:row + band.shape[0]]
+            return [(row + i, out[i:i + COLOUR_ROWS], pool.submit(task))
+                    for i, task in zip(range(0, band.shape[0], COLOUR_ROWS), merge.tasks(row, band, out))]
+        bands = ((row, part) for row, band in _bands(model, merge.model_input, (height, width), tile, None)
+                 for row, part, done in merged(row, band) if done.result() is None)
+    if alpha is not None: weights = (_upscale_weights(height, s), _upscale_weights(width, s))
+    for row, part in bands:
+        if alpha is not None: part[..., -1] = _bicubic_up_rows(alpha, s, row, row + part.shape[0], *weights)
+        yield row, part
+
+def iter_upscaled_rows(image: np.ndarray, model, tile: TileSpec | str = DEFAULT_TILE) -> Iterator[tuple[int, np.ndarray]]:
+    """The upscaled uint8 image as (first row, rows HxWxC) pieces, top to bottom: for writers that stream (PNG, video).
+    Memory is bounded by the tile: the network's input, its output and the colour merge are made band by band."""
+    image = _check_uint8_image(np.asarray(image))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool: yield from _merged_rows(image, model, tile, pool)
 
 # %% ../nbs/10_infer.ipynb #75ec294f
 def upscale(image: np.ndarray | Image.Image, model, *, tile: TileSpec | str = DEFAULT_TILE) -> np.ndarray | Image.Image:
     "Upscale a uint8 image (HxW, HxWx1/2/3/4 array, or PIL image) by `model.scale`; returns the same kind of image."
     if isinstance(image, Image.Image):
-        return Image.fromarray(_upscale_array(pil_to_uint8(image), model, tile))  # L, LA, RGB or RGBA
-    array = np.asarray(image)
-    if array.dtype != np.uint8:
-        raise ValueError(f'upscale expects 8-bit pixels (uint8), got {array.dtype}; quantise the image first')
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 2, 3, 4)) or min(array.shape[:2]) < 1:
-        raise ValueError(f'upscale expects one image of shape HxW or HxWxC with C in 1..4, got shape {array.shape}')
-    return _upscale_array(array, model, tile)
+        return Image.fromarray(upscale(pil_to_uint8(image), model, tile=tile))  # L, LA, RGB or RGBA
+    array = _check_uint8_image(np.asarray(image))
+    channels = array.shape[-1] if array.ndim == 3 else 1
+    out = np.empty((model.scale * array.shape[0], model.scale * array.shape[1], channels), np.uint8)
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for _ in _merged_rows(array, model, tile, pool, dest=out): pass
+    return out[..., 0] if array.ndim == 2 else out
 
 # %% ../nbs/10_infer.ipynb #ca6ff726
 def read_image_as_stored(path: str | os.PathLike) -> np.ndarray:
     "Read an image file as uint8 HxW (gray), HxWx2 (gray+alpha), HxWx3 (RGB) or HxWx4 (RGBA), EXIF orientation applied."
     return decode_image(path, lambda img: pil_to_uint8(ImageOps.exif_transpose(img)), ', or leave it out')
 
-def _check_readable(path: Path) -> None:
-    "Fail early (before anything is written) on a missing path, a non-image or an unsupported mode."
-    if not path.exists(): raise FileNotFoundError(f'input not found: {path}')
-    if path.is_dir(): raise BadImageError(f'{path} is a folder, not an image file')
-    try:
-        with Image.open(path) as img: mode = img.mode
-    except Exception as err:
-        raise BadImageError(f'cannot read image {path}: {err}. Check or replace the file, or leave it out') from err
-    if mode == 'F': raise BadImageError(f'cannot upscale {path}: 32-bit float images (mode F) are not supported')
+# %% ../nbs/10_infer.ipynb #217a2b38
+def add_upscale_args(parser) -> None:
+    "Arguments of `sesr_nb upscale` (defined in `sesr_nb.batch`)."
+    from sesr_nb.batch import add_batch_args
+    add_batch_args(parser)
 
-# %% ../nbs/10_infer.ipynb #e295c313
-class OutputExistsError(ValueError):
-    "An output file exists and overwriting was not asked for."
-
-@dataclass(frozen=True)
-class UpscaleJob:
-    "One image to upscale: where it is read from and where the PNG goes."
-    input: Path
-    output: Path
-
-def plan_jobs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, scale: int,
-              overwrite: bool = False) -> list[UpscaleJob]:
-    "The (input, output) pairs for `inputs` (files and/or folders), checked before anything is written."
-    if not inputs: raise ValueError('give at least one input image or folder')
-    files: list[Path] = []
-    for spec in inputs:
-        path = Path(spec).expanduser()
-        if path.is_dir(): files.extend(list_images(path))
-        elif path.exists(): files.append(path)
-        else: raise FileNotFoundError(f'input not found: {path}')
-    jobs, claimed = [], {}
-    for path in files:
-        output = Path(out_dir).expanduser() / f'{path.stem}_x{scale}.png'
-        key = output.resolve()
-        if key in claimed: raise ValueError(f'{claimed[key]} and {path} would both be written to {output}; rename one')
-        claimed[key] = path
-        if output.exists() and not overwrite:
-            raise OutputExistsError(f'{output} already exists; pass --overwrite to replace it (or choose another --out)')
-        _check_readable(path)
-        jobs.append(UpscaleJob(path, output))
-    return jobs
-
-# %% ../nbs/10_infer.ipynb #969d1a59
-def upscale_file(job: UpscaleJob, model, tile: TileSpec | str = DEFAULT_TILE) -> dict:
-    "Upscale one image file to its PNG (atomically) and return a summary: paths, sizes (W, H), mode, seconds."
-    start = time.perf_counter()
-    image = read_image_as_stored(job.input)
-    result = upscale(image, model, tile=tile)
-    write_image(job.output, result)
-    kind = {1: 'gray', 2: 'gray+alpha', 3: 'RGB', 4: 'RGBA'}[1 if image.ndim == 2 else image.shape[-1]]
-    return {'input': str(job.input), 'output': str(job.output), 'mode': kind,
-            'input_size': [int(image.shape[1]), int(image.shape[0])], 'output_size': [int(result.shape[1]), int(result.shape[0])],
-            'seconds': round(time.perf_counter() - start, 4)}
-
-# %% ../nbs/10_infer.ipynb #6d214204
-def add_upscale_args(parser: argparse.ArgumentParser) -> None:
-    "Arguments of `sesr_nb upscale`."
-    parser.add_argument('inputs', nargs='+', metavar='IN', help='image files and/or folders of images')
-    parser.add_argument('--model', default='pretrained',
-                        help="'pretrained' (the SESR-M5 x2 shipped with sesr_nb, default), 'pretrained:NAME', a run folder, "
-                             "checkpoint folder or .npz model file, or 'bicubic'")
-    parser.add_argument('--scale', type=int, default=None, choices=(2, 3, 4),
-                        help="upscaling factor; must match the model (default: the model's scale)")
-    parser.add_argument('--out', type=Path, default=Path('upscaled'), help='output folder (default: ./upscaled)')
-    parser.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    default = f'{DEFAULT_TILE[1]}x{DEFAULT_TILE[0]}'
-    parser.add_argument('--tile', default=default,
-                        help=f'LR tile size: N (square) or WIDTHxHEIGHT; 0 = whole image (default {default})')
-    parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
-                        help='progress bar on stderr (default: when stderr is a terminal)')
-
-# %% ../nbs/10_infer.ipynb #29b9049b
-def upscale_command(args: argparse.Namespace) -> CommandOutput:
-    "Run `sesr_nb upscale`: plan and check every output, then upscale each image with a progress bar."
-    from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
-    tile = parse_tile(args.tile)
-    model = load_model(args.model, args.scale)
-    jobs = plan_jobs(args.inputs, args.out, model.scale, overwrite=args.overwrite)
-    show = (sys.stderr.isatty() and not args.json) if args.progress is None else args.progress
-    from tqdm.auto import tqdm
-    records, start = [], time.perf_counter()
-    with tqdm(jobs, desc=f'upscale x{model.scale}', unit='image', file=sys.stderr, disable=not show) as bar:
-        for job in bar:
-            bar.set_postfix_str(job.input.name)
-            records.append(upscale_file(job, model, tile))
-    tiled = _is_network(model)
-    summary = {'model': model.name, 'scale': model.scale, 'tile': list(tile) if tiled else None,
-               'halo': model.receptive_radius if tiled else None, 'images': records,
-               'seconds': round(time.perf_counter() - start, 4)}
-    text = [f"{r['input']} -> {r['output']}  ({r['input_size'][0]}x{r['input_size'][1]} -> "
-            f"{r['output_size'][0]}x{r['output_size'][1]} {r['mode']}, {r['seconds']:.2f} s)" for r in records]
-    text.append(f'{len(records)} image(s) upscaled x{model.scale} with {model.name} in {summary["seconds"]:.1f} s')
-    return CommandOutput(summary, '\n'.join(text))
+def upscale_command(args):
+    "Run `sesr_nb upscale` (`sesr_nb.batch.batch_command`)."
+    from sesr_nb.batch import batch_command
+    return batch_command(args)

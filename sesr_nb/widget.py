@@ -20,8 +20,8 @@ from .metrics import psnr
 from .viz import DEFAULT_DPI, Box, SRResult, nearest_upscale, sr_results
 
 # %% auto #0
-__all__ = ['DISPLAY_WIDTH', 'LEFT_CHOICES', 'ZOOMS', 'ViewState', 'view_box', 'compose_view', 'ViewReadout', 'render_view',
-           'CompareWidget']
+__all__ = ['DISPLAY_WIDTH', 'LEFT_CHOICES', 'ZOOMS', 'SLIDER_WIDTH', 'LABEL_WIDTH', 'PIXELATED_CLASS', 'PIXELATED_CSS',
+           'ViewState', 'view_box', 'compose_view', 'ViewReadout', 'render_view', 'CompareWidget']
 
 # %% ../nbs/12_widget.ipynb #8a3b7ff9
 @dataclass(frozen=True)
@@ -122,6 +122,17 @@ def render_view(left: SRResult, right: SRResult, hr: np.ndarray, state: ViewStat
 # %% ../nbs/12_widget.ipynb #9599fc31
 LEFT_CHOICES = ('bicubic', 'LR (nearest)', 'HR')
 ZOOMS = (1, 2, 4, 8, 16)
+SLIDER_WIDTH = '480px'   # about 3.5 px of track per 0.01 step, after the label and the readout
+LABEL_WIDTH = '70px'
+PIXELATED_CLASS = 'sesr-nb-pixelated'
+PIXELATED_CSS = (f'<style>img.{PIXELATED_CLASS} {{image-rendering: crisp-edges; image-rendering: pixelated; '
+                 'max-width: none !important; height: auto;}</style>')
+
+def _dropdown(options, description: str, **kwargs) -> widgets.Dropdown:
+    "A dropdown as wide as its longest option, so that no name is cut off."
+    longest = max([len(str(o)) for o in options] + [8])
+    return widgets.Dropdown(options=options, description=description, style={'description_width': LABEL_WIDTH},
+                            layout=widgets.Layout(width=f'calc({LABEL_WIDTH} + {longest + 6}ch)'), **kwargs)
 
 def _as_pairs(images) -> dict[str, ImagePair]:
     "Image pairs by name, from a PairedDataset, a sequence of ImagePairs or a dict."
@@ -155,21 +166,24 @@ class CompareWidget:
         self.baseline = baseline or BicubicModel(self.scale)
         self.display_width = display_width
         self._cache: dict[tuple[str, str], SRResult] = {}
-        slider = dict(continuous_update=False, readout_format='.2f', layout=widgets.Layout(width='260px'))
-        self.image_choice = widgets.Dropdown(options=list(self.pairs), description='image')
-        self.model_choice = widgets.Dropdown(options=list(self.models), description='model')
-        self.left_choice = widgets.Dropdown(options=LEFT_CHOICES, value='bicubic', description='left side')
+        slider = dict(continuous_update=False, readout_format='.2f', style={'description_width': LABEL_WIDTH},
+                      layout=widgets.Layout(width=SLIDER_WIDTH))
+        self.image_choice = _dropdown(list(self.pairs), 'image')
+        self.model_choice = _dropdown(list(self.models), 'model')
+        self.left_choice = _dropdown(LEFT_CHOICES, 'left side', value='bicubic')
         self.split = widgets.FloatSlider(value=0.5, min=0, max=1, step=0.01, description='divider', **slider)
-        self.zoom = widgets.SelectionSlider(options=ZOOMS, value=1, description='zoom', continuous_update=False)
+        self.zoom = widgets.SelectionSlider(options=ZOOMS, value=1, description='zoom', continuous_update=False,
+                                           style={'description_width': LABEL_WIDTH})
         self.center_x = widgets.FloatSlider(value=0.5, min=0, max=1, step=0.01, description='centre x', **slider)
         self.center_y = widgets.FloatSlider(value=0.5, min=0, max=1, step=0.01, description='centre y', **slider)
-        self.view = widgets.Image(format='png')
+        self.view = widgets.Image(format='png')   # width set to the pixels' width by refresh: no browser resampling
+        self.view.add_class(PIXELATED_CLASS)
         self.readout = widgets.HTML()
         self.controls = (self.image_choice, self.model_choice, self.left_choice, self.split, self.zoom, self.center_x, self.center_y)
         for control in self.controls: control.observe(lambda change: self.refresh(), names='value')
-        self.ui = widgets.VBox([widgets.HBox([self.image_choice, self.model_choice, self.left_choice]),
-                                widgets.HBox([self.split, self.zoom]), widgets.HBox([self.center_x, self.center_y]),
-                                self.view, self.readout])
+        wrap = lambda *children: widgets.Box(list(children), layout=widgets.Layout(flex_flow='row wrap'))
+        self.ui = widgets.VBox([widgets.HTML(PIXELATED_CSS), wrap(self.image_choice, self.model_choice, self.left_choice),
+                                wrap(self.split, self.zoom), wrap(self.center_x, self.center_y), self.view, self.readout])
         self.refresh()
 
     @property
@@ -203,6 +217,7 @@ class CompareWidget:
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, format='PNG', compress_level=1)
         self.view.value = buffer.getvalue()
+        self.view.width = str(pixels.shape[1])   # CSS pixels = image pixels
         self.readout.value = f'<code>{readout.text()}</code>'
         self.last_readout = readout
 
