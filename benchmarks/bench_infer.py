@@ -6,7 +6,7 @@
     python benchmarks/bench_infer.py --sweep          # also M5 over a range of tile shapes (how DEFAULT_TILE was chosen)
     python benchmarks/bench_infer.py --quick          # fewer repeats
     python benchmarks/bench_infer.py --presets M5 --tiles 256 128x1920 0
-    python benchmarks/bench_infer.py --e2e [--big]    # the user's path: colour photo -> PNG, new vs HEAD, by stage;
+    python benchmarks/bench_infer.py --e2e [--big]    # the user's path: colour photo -> PNG, new vs 31b009b (old), by stage;
                                                       # --big: a 4000x3000 photo and peak memory (1080p vs 4000x3000)
 
 Prints medians (and the spread) of several runs after a warm-up; nothing is asserted. Weights are random (the time
@@ -120,17 +120,20 @@ def bench_layers(preset: str, tile, repeats: int) -> None:
 
 # ---------------------------------------------------------------- the user's path (issue 14): colour photos, files, video
 
+BASELINE = '31b009b'   # the last commit before the user's path of issue 14 (native colour merge, streamed PNG): "old"
+
+
 def _old_modules():
-    "sesr_nb.color and sesr_nb.infer as committed (git HEAD): the path before the native colour merge, for comparison."
+    "sesr_nb.color and sesr_nb.infer as of BASELINE: the path before the native colour merge, for comparison."
     import subprocess, types
     mods = {}
     for name in ('color', 'infer'):
-        text = subprocess.run(['git', 'show', f'HEAD:sesr_nb/{name}.py'], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(['git', 'show', f'{BASELINE}:sesr_nb/{name}.py'], capture_output=True, text=True, check=True).stdout
         text = text.replace('from .color import', 'from sesr_nb_old_color import').replace('from .', 'from sesr_nb.')
         module = types.ModuleType(f'sesr_nb_old_{name}')
         import sys
         sys.modules[module.__name__] = module
-        exec(compile(text, f'HEAD:sesr_nb/{name}.py', 'exec'), module.__dict__)
+        exec(compile(text, f'{BASELINE}:sesr_nb/{name}.py', 'exec'), module.__dict__)
         mods[name] = module
     return mods['infer']
 
@@ -148,22 +151,19 @@ def _vm_kib(key: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(key + ':'))
 
 
-def memory_probe(height: int, width: int, tile: str) -> None:
+def memory_probe(src: str, tile: str) -> None:
     """One PNG photo -> x2 PNG with `upscale_file` in this (fresh) process: prints the times of a first (compiling) and a
-    second run, the tracemalloc peak of the second and the process's peak RSS (VmHWM, reset before the second run)."""
+    second run, the tracemalloc peak of the second and the process's peak RSS (VmHWM; reset before the second run)."""
     import json, tempfile, tracemalloc
     from pathlib import Path
     from sesr_nb.batch import UpscaleJob, upscale_file
-    from sesr_nb.fileio import write_image
     config = sesr_config('M5', 2)
     model = TrainedModel(architecture_of(config), config, collapse(init_params(config)))
     work = Path(tempfile.mkdtemp(prefix='bench_mem_'))
-    write_image(work / 'in.png', _photo(height, width))
-    job = UpscaleJob(work / 'in.png', work / 'out.png')
+    job = UpscaleJob(Path(src), work / 'out.png')
     rss_start = _vm_kib('VmRSS')
     start = time.perf_counter(); upscale_file(job, model, tile)[1](); cold = time.perf_counter() - start
     hwm_cold = _vm_kib('VmHWM')
-    rss_before = _vm_kib('VmRSS')
     try:
         with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # resets VmHWM to the current RSS
     except OSError: pass
@@ -171,29 +171,35 @@ def memory_probe(height: int, width: int, tile: str) -> None:
     start = time.perf_counter(); upscale_file(job, model, tile)[1](); warm = time.perf_counter() - start
     traced = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
     print(json.dumps({'cold_s': cold, 'warm_s': warm, 'traced_mb': traced / 1e6, 'rss_start_mb': rss_start / 1024,
-                      'hwm_cold_mb': hwm_cold / 1024, 'rss_before_mb': rss_before / 1024, 'hwm_warm_mb': _vm_kib('VmHWM') / 1024,
+                      'hwm_cold_mb': hwm_cold / 1024, 'hwm_warm_mb': _vm_kib('VmHWM') / 1024,
                       'png_mb': (work / 'out.png').stat().st_size / 1e6}))
     import shutil
     shutil.rmtree(work)
 
 
 def bench_memory(tile: str = '2048x512') -> None:
-    "Peak memory of the file path (one fresh process per size): 1080p and 4000x3000 with the same tile."
-    import json, subprocess, sys
-    print(f'  memory of PNG -> x2 PNG (upscale_file, tile {tile}; a fresh process each; tracemalloc = numpy/Python arrays '
-          f'of the second run, VmHWM = peak RSS of the process, JAX buffers included):')
-    for h, w in ((1080, 1920), (3000, 4000)):
-        out = subprocess.run([sys.executable, __file__, '--memory-probe', str(h), str(w), tile], capture_output=True, text=True)
+    "Peak memory of the file path, one fresh process per photo, all with the same tile (so the same window shapes)."
+    import json, subprocess, sys, tempfile
+    from pathlib import Path
+    from sesr_nb.fileio import write_image
+    work = Path(tempfile.mkdtemp(prefix='bench_mem_'))
+    print(f'  memory of PNG -> x2 PNG (upscale_file, tile {tile}, a fresh process per photo; tracemalloc: numpy/Python '
+          f'arrays of the second run; VmHWM: peak RSS of the process, JAX buffers included, first run (compiles) / second):')
+    for h, w in ((1080, 1920), (1500, 4000), (3000, 4000)):
+        write_image(work / f'{w}x{h}.png', _photo(h, w))
+        out = subprocess.run([sys.executable, __file__, '--memory-probe', str(work / f'{w}x{h}.png'), tile],
+                             capture_output=True, text=True)
         if out.returncode: print(f'    {w}x{h}: probe failed: {out.stderr.strip().splitlines()[-1:]}'); continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f'    {w}x{h} -> {2 * w}x{2 * h}: {r["cold_s"]:5.1f} s first run, {r["warm_s"]:5.1f} s second; tracemalloc peak '
-              f'{r["traced_mb"]:5.0f} MB (8-bit input {h * w * 3 / 1e6:.0f} MB, 8-bit output {4 * h * w * 3 / 1e6:.0f} MB); '
-              f'VmHWM {r["hwm_cold_mb"]:5.0f} MB first run / {r["hwm_warm_mb"]:5.0f} MB second (RSS after start-up '
-              f'{r["rss_start_mb"]:.0f} MB); PNG {r["png_mb"]:.0f} MB')
+        print(f'    {w}x{h} -> {2 * w}x{2 * h}: {r["cold_s"]:5.1f} s / {r["warm_s"]:5.1f} s; tracemalloc peak {r["traced_mb"]:4.0f} MB '
+              f'(8-bit input {h * w * 3 / 1e6:3.0f} MB, output {4 * h * w * 3 / 1e6:3.0f} MB); VmHWM {r["hwm_cold_mb"]:5.0f} / '
+              f'{r["hwm_warm_mb"]:5.0f} MB (RSS {r["rss_start_mb"]:.0f} MB with the model loaded, before the first run)')
+    import shutil
+    shutil.rmtree(work)
 
 
 def bench_end_to_end(repeats: int, big: bool) -> None:
-    "1080p RGB photo -> 4K PNG: network alone vs upscale() vs file to file, new and old (HEAD) path interleaved."
+    "1080p RGB photo -> 4K PNG: network alone vs upscale() vs file to file, new and old (31b009b) path interleaved."
     import tempfile, tracemalloc
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
@@ -215,11 +221,11 @@ def bench_end_to_end(repeats: int, big: bool) -> None:
     cases = {
         'Y network alone (upscale_y_tiled, float32)': lambda: upscale_y_tiled(model, y),
         'upscale(gray uint8), new': lambda: upscale(gray, model),
-        'upscale(gray uint8), old (HEAD)': lambda: old.upscale(gray, model),
+        'upscale(gray uint8), old (31b009b)': lambda: old.upscale(gray, model),
         'upscale(RGB uint8), new': lambda: upscale(rgb, model),
-        'upscale(RGB uint8), old (HEAD)': lambda: old.upscale(rgb, model),
+        'upscale(RGB uint8), old (31b009b)': lambda: old.upscale(rgb, model),
         'PNG file -> 4K PNG file, new (level 1, streamed)': lambda: new_file(work / 'photo.png', 'new.png'),
-        'PNG file -> 4K PNG file, old (HEAD, Pillow level 6)': lambda: old.upscale_file(old.UpscaleJob(work / 'photo.png', work / 'old.png'), model),
+        'PNG file -> 4K PNG file, old (31b009b, Pillow level 6)': lambda: old.upscale_file(old.UpscaleJob(work / 'photo.png', work / 'old.png'), model),
     }
     for fn in cases.values(): fn()   # warm-up and compilation
     times = {name: [] for name in cases}
@@ -257,7 +263,7 @@ def bench_end_to_end(repeats: int, big: bool) -> None:
         write_image(work / 'big.png', photo)
         runs = [('new, 1st run', lambda: new_file(work / 'big.png', 'big_new.png')),
                 ('new, 2nd run', lambda: new_file(work / 'big.png', 'big_new.png')),
-                ('old (HEAD)', lambda: old.upscale_file(old.UpscaleJob(work / 'big.png', work / 'big_old.png'), model))]
+                ('old (31b009b)', lambda: old.upscale_file(old.UpscaleJob(work / 'big.png', work / 'big_old.png'), model))]
         for label, fn in runs:
             tracemalloc.start()
             start = time.perf_counter(); fn(); seconds = time.perf_counter() - start
@@ -309,14 +315,13 @@ def main() -> None:
     parser.add_argument('--sweep', action='store_true', help='M5 over a range of tile shapes')
     parser.add_argument('--presets', nargs='+', default=['M3', 'M5', 'XL'])
     parser.add_argument('--tiles', nargs='+', default=None, help="tiles to time: N, WIDTHxHEIGHT, or 0 for the whole frame")
-    parser.add_argument('--e2e', action='store_true', help='only the end-to-end RGB path (new vs HEAD) and the video table')
+    parser.add_argument('--e2e', action='store_true', help='only the end-to-end RGB path (new vs 31b009b, the commit before it) and the video table')
     parser.add_argument('--big', action='store_true', help='with --e2e: also a 4000x3000 photo, new and old (slow)')
     parser.add_argument('--video-frames', type=int, default=8, help='frames per synthetic clip in the video table')
-    parser.add_argument('--memory-probe', nargs=3, metavar=('HEIGHT', 'WIDTH', 'TILE'), help=argparse.SUPPRESS)
+    parser.add_argument('--memory-probe', nargs=2, metavar=('PNG', 'TILE'), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
-        h, w, tile = args.memory_probe
-        memory_probe(int(h), int(w), tile); return
+        memory_probe(*args.memory_probe); return
     repeats = 3 if args.quick else 7
     print(f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, jax {jax.__version__} '
           f'({jax.default_backend()}), conv backend {conv_backend()}, load average {os.getloadavg()[0]:.2f}')

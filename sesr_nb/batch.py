@@ -83,17 +83,21 @@ class PngStreamWriter:
         self._file.write(b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', header))
         self._zlib_header = b'\x78\x01'
 
-    def _deflate(self, data: bytes, last: bool) -> bytes:
-        "Raw deflate of one piece; pieces are byte-aligned (sync flush) so that they concatenate into one stream."
+    def _deflate(self, rows: np.ndarray, above: np.ndarray | None, last: bool) -> tuple[bytes, bytes]:
+        """(raw deflate, filtered bytes) of one piece; pieces are byte-aligned (sync flush) so that they concatenate
+        into one stream."""
+        data = _average_filter(rows, above)
         z = self._zlib
         packer = z.compressobj(self.level, z.DEFLATED, -15, 9, z.Z_RLE if self.level == 1 else z.Z_DEFAULT_STRATEGY)
-        return packer.compress(data) + packer.flush(z.Z_FINISH if last else z.Z_SYNC_FLUSH)
+        return packer.compress(data) + packer.flush(z.Z_FINISH if last else z.Z_SYNC_FLUSH), data
 
     def _drain(self, keep: int) -> None:
         "Write finished pieces, oldest first, as IDAT chunks; wait for the oldest while more than `keep` are queued."
         while self.pending and (len(self.pending) > keep or not hasattr(self.pending[0][0], 'done') or self.pending[0][0].done()):
             piece, last = self.pending.popleft()
-            data = self._zlib_header + (piece.result() if hasattr(piece, 'result') else piece)
+            packed, filtered = piece.result() if hasattr(piece, 'result') else piece
+            self.adler = self._zlib.adler32(filtered, self.adler)   # over the filtered rows, in order
+            data = self._zlib_header + packed
             self._zlib_header = b''
             if last: data += struct.pack('>I', self.adler)
             self._file.write(_png_chunk(b'IDAT', data))
@@ -103,11 +107,11 @@ class PngStreamWriter:
         if not self._cleanup.alive: raise ValueError(f'{self.path}: the writer is closed')
         rows = np.asarray(rows, np.uint8).reshape(-1, self.width, self.channels)
         if self.rows + rows.shape[0] > self.height: raise ValueError(f'{self.path}: more rows than the {self.height} declared')
-        data = _average_filter(rows, self.above)
-        self.above, self.rows = rows[-1].copy(), self.rows + rows.shape[0]
-        self.adler = self._zlib.adler32(data, self.adler)
+        above, self.above, self.rows = self.above, rows[-1].copy(), self.rows + rows.shape[0]
         last = self.rows == self.height
-        self.pending.append((self.pool.submit(self._deflate, data, last) if self.pool else self._deflate(data, last), last))
+        if self.pool:  # filtered and compressed in the pool, from a copy (the caller may reuse its buffer)
+            self.pending.append((self.pool.submit(self._deflate, rows.copy(), above, last), last))
+        else: self.pending.append((self._deflate(rows, above, last), last))
         self._drain(self.max_pending)
 
     def abort(self) -> None:

@@ -92,34 +92,24 @@ def _windowed_bands(model: TrainedModel, y: np.ndarray | Callable[[int, int], np
     `y` is the LR plane, or a function (start, stop) -> its float32 rows [start, stop), made as they are needed."""
     s = model.scale
     rows_of = y if callable(y) else (lambda a, b: y[a:b])
-    def run(r: AxisWindow, c: AxisWindow, lr: np.ndarray):
-        "Queue one window (JAX dispatches asynchronously)."
-        return model.forward(jnp.asarray(lr[:, c.start:c.stop][None, :, :, None]))
-    if len(cols) == 1:  # each window spans the width: its kept rows are the band, no copy
-        c, queued = cols[0], None
-        for r in [*rows, None]:
-            following = None if r is None else (r, run(r, c, rows_of(r.start, r.stop)))  # next window runs meanwhile
-            if queued is not None:
-                q, result = queued
-                hr = np.asarray(result)[0, :, :, 0]
-                yield s * q.keep_start, hr[s * (q.keep_start - q.start):s * (q.keep_stop - q.start)]
-            queued = following
-        return
-    order = [(r, c) for r in rows for c in cols]   # row by row; one window stays queued while another is copied out
-    pending, inputs, band = collections.deque(), {}, None
-    def dispatch(i: int) -> None:
-        "Queue window i (its row band's LR rows are made once, when its first window is queued)."
+    order, inputs, band = [(r, c) for r in rows for c in cols], {}, None   # windows row by row
+    def dispatch(i: int) -> tuple:
+        "Queue window i (JAX dispatches asynchronously); its band's LR rows are made when its first window is queued."
         r, c = order[i]
         if c is cols[0]: inputs[r] = rows_of(r.start, r.stop)
-        pending.append((r, c, run(r, c, inputs[r] if c is not cols[-1] else inputs.pop(r))))
-    dispatch(0)
+        lr = inputs[r] if c is not cols[-1] else inputs.pop(r)
+        return r, c, model.forward(jnp.asarray(lr[:, c.start:c.stop][None, :, :, None]))
+    queued = dispatch(0)
     for i in range(len(order)):
-        if i + 1 < len(order): dispatch(i + 1)   # the next window (maybe of the next band) runs while this one is copied
-        r, c, result = pending.popleft()
+        r, c, result = queued
+        hr = np.asarray(result)[0, :, :, 0]           # waits for window i ...
+        if i + 1 < len(order): queued = dispatch(i + 1)   # ... then the network goes on while window i is used
+        rows_kept = slice(s * (r.keep_start - r.start), s * (r.keep_stop - r.start))
+        if len(cols) == 1:  # the window spans the width: its kept rows are the band, no copy
+            yield s * r.keep_start, hr[rows_kept]
+            continue
         if c is cols[0]: band = np.empty((s * (r.keep_stop - r.keep_start), s * cols[-1].stop), np.float32)
-        hr = np.asarray(result)[0, :, :, 0]
-        band[:, s * c.keep_start:s * c.keep_stop] = hr[s * (r.keep_start - r.start):s * (r.keep_stop - r.start),
-                                                       s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
+        band[:, s * c.keep_start:s * c.keep_stop] = hr[rows_kept, s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
         if c is cols[-1]: yield s * r.keep_start, band
 
 def _bands(model, y, shape: tuple[int, int], tile: TileSpec | str, halo: int | None) -> Iterator[tuple[int, np.ndarray]]:
@@ -225,11 +215,14 @@ class _ColourMerge:
 
     def model_input(self, start: int, stop: int) -> np.ndarray:
         """The network's LR input (float32 Y/255) for LR rows [start, stop): a table lookup for gray,
-        `rgb_to_model_y` for RGB, `_INPUT_ROWS` rows at a time (the function is per pixel: the same values)."""
+        `rgb_to_model_y` for RGB, `_INPUT_ROWS` rows at a time (the function is per pixel: the same values), on all
+        cores (numpy lets go of the GIL; threads of their own, not queued behind the merge's tasks)."""
         if self.gray: return _GRAY_TO_MODEL_Y[self.colour[start:stop]]
         out = np.empty((stop - start, self.colour.shape[1]), np.float32)
-        for a in range(start, stop, _INPUT_ROWS):
+        def fill(a: int) -> None:
+            "Rows [a, a + _INPUT_ROWS) of the input."
             out[a - start:a - start + _INPUT_ROWS] = rgb_to_model_y(self.colour[a:min(a + _INPUT_ROWS, stop)])[..., 0]
+        with ThreadPoolExecutor(os.cpu_count() or 1) as workers: list(workers.map(fill, range(start, stop, _INPUT_ROWS)))
         return out
 
     def chroma(self, a: int, b: int) -> tuple[int, np.ndarray]:
