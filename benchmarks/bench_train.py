@@ -20,6 +20,8 @@ from sesr_nb.conv import conv_backend, tune_process
 from sesr_nb.models import PRESETS
 from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step
 
+from timing import sampler_patch_rate
+
 
 def time_step(preset: str, scale: int, mode: str, backend: str, batch: int, patch: int, reps: int) -> dict:
     "Median wall time of one jitted train step (donated state, device-resident batch)."
@@ -47,20 +49,14 @@ def time_step(preset: str, scale: int, mode: str, backend: str, batch: int, patc
 def loader_rate(scale: int, batch: int, patch: int, seconds: float = 3.0) -> dict:
     "Patches per second of the training sampler (background prefetch thread) on the real 291 set if present."
     from sesr_nb.datasets import benchmark_data_dir, load_dataset
-    from sesr_nb.sampler import PatchSampler, SamplerConfig, training_images
+    from sesr_nb.sampler import training_images
     root = benchmark_data_dir()
     specs = [str(root / 'T91'), str(root / 'BSD200')] if root else ['skimage:train']
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the few T91 images smaller than a patch are skipped
         images = training_images([load_dataset(s, scale, min_lr_size=patch) for s in specs], patch)
-    sampler = PatchSampler(images, SamplerConfig(lr_patch=patch, batch_size=batch))
-    n, t0 = 0, time.perf_counter()
-    with sampler.stream() as stream:
-        for b in stream:
-            n += b.lr.shape[0]
-            if time.perf_counter() - t0 > seconds: break
     return {'data': '+'.join(Path(s).name for s in specs), 'images': len(images),
-            'patches_per_s': round(n / (time.perf_counter() - t0))}
+            'patches_per_s': sampler_patch_rate(images, batch, patch, seconds)}
 
 
 def main() -> int:

@@ -601,20 +601,15 @@ def loader_rate(train_dirs: list[str], batch: int, patch: int, seconds: float) -
     "Patches/s of the training sampler (one background thread) on the training images."
     import warnings
     from sesr_nb.datasets import load_dataset
-    from sesr_nb.sampler import PatchSampler, SamplerConfig, training_images
+    from sesr_nb.sampler import training_images
+    from timing import sampler_patch_rate
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         images = training_images([load_dataset(d, 2, min_lr_size=patch) for d in train_dirs], patch)
     decode_s = time.perf_counter() - t
-    sampler = PatchSampler(images, SamplerConfig(lr_patch=patch, batch_size=batch))
-    n, t0 = 0, time.perf_counter()
-    with sampler.stream() as stream:
-        for b in stream:
-            n += b.lr.shape[0]
-            if time.perf_counter() - t0 > seconds: break
     return {'images': len(images), 'decode_s': round(decode_s, 2), 'batch': batch, 'patch': patch,
-            'patches_per_s': round(n / (time.perf_counter() - t0))}
+            'patches_per_s': sampler_patch_rate(images, batch, patch, seconds)}
 
 
 def print_throughput(rows: list[dict], head: dict, loader: dict | None) -> None:
