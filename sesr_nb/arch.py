@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_arch.ipynb #1a73e4ff
 from __future__ import annotations
-import dataclasses, importlib
+import ast, dataclasses, importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -17,8 +17,8 @@ from .color import (as_rgb, bicubic_upscale, merge_y_with_chroma, model_y_to_y25
 
 # %% auto #0
 __all__ = ['ARCHITECTURE_MODULES', 'Architecture', 'register_architecture', 'architectures', 'get_architecture', 'resolve_arch',
-           'arch_config', 'architecture_of', 'model_record', 'config_from_record', 'SRModel', 'BicubicModel',
-           'TrainedModel']
+           'config_overrides', 'arch_config', 'architecture_of', 'model_record', 'config_from_record', 'SRModel',
+           'BicubicModel', 'TrainedModel']
 
 # %% ../nbs/01a_arch.ipynb #5fc535ea
 @dataclass(frozen=True, eq=False)
@@ -53,7 +53,7 @@ class Architecture:
     def __repr__(self): return f'Architecture({self.name!r}, presets={list(self.presets)})'
 
 # %% ../nbs/01a_arch.ipynb #58e1423c
-ARCHITECTURE_MODULES = {'sesr': 'sesr_nb.sesr'}
+ARCHITECTURE_MODULES = {'sesr': 'sesr_nb.sesr', 'fsrcnn': 'sesr_nb.fsrcnn', 'espcn': 'sesr_nb.espcn'}
 _user_architectures: dict[str, Architecture] = {}
 
 def register_architecture(arch: Architecture) -> Architecture:
@@ -94,10 +94,26 @@ def resolve_arch(spec: str) -> tuple[Architecture, str]:
     choices = [p for a in archs.values() for p in a.presets] + list(archs)
     raise ValueError(f'unknown architecture or preset {spec!r}; choose one of {", ".join(choices)} (or ARCH:PRESET)')
 
+def config_overrides(spec: str) -> tuple[str, dict]:
+    "Split 'PRESET(field=value, ...)' into the preset spec and the fields (values are Python literals)."
+    spec = str(spec).strip()
+    if not spec.endswith(')') or '(' not in spec: return spec, {}
+    name, _, body = spec[:-1].partition('(')
+    try: call = ast.parse(f'f({body})', mode='eval').body
+    except SyntaxError: call = None
+    if call is None or call.args or any(k.arg is None for k in call.keywords):
+        raise ValueError(f'{spec!r}: configuration fields are written PRESET(field=value, ...), e.g. M11(block_init=0)')
+    try: fields = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except ValueError: raise ValueError(f'{spec!r}: field values must be numbers, strings or booleans') from None
+    return name.strip(), fields
+
 def arch_config(spec: str, scale: int = 2) -> tuple[Architecture, Any]:
-    "The architecture and configuration that `spec` (see `resolve_arch`) names at `scale`."
-    arch, preset = resolve_arch(spec)
-    return arch, arch.config(preset, scale)
+    "The architecture and configuration that `spec` (see `resolve_arch`, optionally with `(field=value, ...)`) names at `scale`."
+    name, fields = config_overrides(spec)
+    arch, preset = resolve_arch(name)
+    if 'scale' in fields or 'preset' in fields: raise ValueError(f'{spec!r}: set the scale with --scale, not in the preset')
+    try: return arch, arch.config(preset, scale, **fields)
+    except TypeError as err: raise ValueError(f'{spec!r}: {arch.name} configurations have no such field ({err})') from None
 
 def architecture_of(config: Any) -> Architecture:
     "The registered architecture whose configurations have the type of `config`."

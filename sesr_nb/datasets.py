@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_datasets.ipynb #5bbd1996
 from __future__ import annotations
-import os, warnings
+import dataclasses, os, warnings, zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,9 +15,10 @@ from .color import as_rgb, bicubic_downscale, crop_to_multiple
 from .fileio import BadImageError, SkippedImageWarning, list_images, read_image
 
 # %% auto #0
-__all__ = ['SKIMAGE_EVAL_IMAGES', 'SKIMAGE_TRAIN_IMAGES', 'DIV2K_SPLITS', 'find_repo_root', 'benchmark_data_dir', 'ImagePair',
-           'PairedDataset', 'map_pairs', 'detect_layout', 'load_folder_pairs', 'skimage_data_dir', 'embedded_pairs',
-           'div2k_prepare_hint', 'div2k_source', 'div2k_pairs', 'load_dataset']
+__all__ = ['SKIMAGE_EVAL_IMAGES', 'SKIMAGE_TRAIN_IMAGES', 'DIV2K_SPLITS', 'DATASET_PARTS', 'HOLDOUT_EVERY', 'find_repo_root',
+           'benchmark_data_dir', 'ImagePair', 'PairedDataset', 'map_pairs', 'detect_layout', 'load_folder_pairs',
+           'skimage_data_dir', 'embedded_pairs', 'div2k_prepare_hint', 'div2k_source', 'div2k_pairs', 'in_holdout',
+           'dataset_part', 'load_dataset']
 
 # %% ../nbs/05a_datasets.ipynb #1f7b4c15
 def find_repo_root(start: str | os.PathLike | None = None) -> Path | None:
@@ -212,13 +213,30 @@ def div2k_pairs(scale: int, split: str = 'validation', *, data_dir: str | os.Pat
                          f'div2k/bicubic_x{scale}', 'tfds')
 
 # %% ../nbs/05a_datasets.ipynb #1feac072
+DATASET_PARTS = ('train', 'holdout')
+HOLDOUT_EVERY = 10
+
+def in_holdout(name: str) -> bool:
+    "True for the held-out images: CRC-32 of the image's stem is 0 modulo `HOLDOUT_EVERY` (about 10%)."
+    return zlib.crc32(Path(name).stem.encode()) % HOLDOUT_EVERY == 0
+
+def dataset_part(dataset: PairedDataset, part: str) -> PairedDataset:
+    "The `'train'` or `'holdout'` part of `dataset` (see `in_holdout`), named e.g. `BSD200@holdout`."
+    if part not in DATASET_PARTS: raise ValueError(f'dataset part must be one of {DATASET_PARTS}, got {part!r}')
+    keep = [i for i in range(len(dataset)) if in_holdout(dataset[i].name) == (part == 'holdout')]
+    if not keep: raise ValueError(f'{dataset.name}@{part} is empty ({len(dataset)} images in all); use the whole set')
+    return dataclasses.replace(dataset, name=f'{dataset.name}@{part}', pairs=tuple(dataset[i] for i in keep))
+
 def load_dataset(spec: str | os.PathLike | PairedDataset, scale: int, *, skip_bad: bool = False,
                  min_lr_size: int = 1) -> PairedDataset:
-    "A PairedDataset from a folder path, 'skimage:train|eval', or 'div2k[:train|validation]' (a PairedDataset passes through)."
+    "A PairedDataset from a folder path, 'skimage:train|eval' or 'div2k[:train|validation]', optionally ending in '@train|@holdout'."
     if isinstance(spec, PairedDataset):
         if spec.scale != scale: raise ValueError(f'dataset {spec.name} is at x{spec.scale}, not x{scale}')
         return spec
     text = str(spec)
+    base, sep, part = text.rpartition('@')
+    if sep and part in DATASET_PARTS:
+        return dataset_part(load_dataset(base, scale, skip_bad=skip_bad, min_lr_size=min_lr_size), part)
     if text.startswith('skimage:'): return embedded_pairs(scale, text.split(':', 1)[1], min_lr_size=min_lr_size)
     if text == 'div2k' or text.startswith('div2k:'):
         return div2k_pairs(scale, text.split(':', 1)[1] if ':' in text else 'validation')

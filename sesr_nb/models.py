@@ -29,11 +29,13 @@ class SESRConfig:
     feature_size: int = 256
     scale: int = 2
     preset: str = 'custom'
+    block_init: float = 1.0   # scale of the residual blocks' last expanded conv at initialisation (0: blocks start as identities)
 
     def __post_init__(self):
         if not isinstance(self.m, int) or self.m < 1: raise ValueError(f'SESR needs m >= 1 intermediate blocks, got m={self.m}')
         if self.f < 1 or self.feature_size < 1: raise ValueError(f'f and feature_size must be positive, got {self.f}, {self.feature_size}')
         if self.scale not in (2, 3, 4): raise ValueError(f'scale must be 2, 3 or 4, got {self.scale}')
+        if not self.block_init >= 0: raise ValueError(f'block_init must be >= 0, got {self.block_init}')
 
     @property
     def name(self) -> str: return f'SESR-{self.preset} x{self.scale}'
@@ -128,9 +130,12 @@ class SESR(nn.Module):
 
 # %% ../nbs/02_models.ipynb #0506b7bc
 def init_params(config: SESRConfig, key: jax.Array | int = 0) -> dict:
-    "Freshly initialised expanded parameters of an SESR network."
+    "Freshly initialised expanded parameters of an SESR network (residual blocks' projections scaled by `config.block_init`)."
     key = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    return SESR(config).init(key, jnp.zeros((1, 8, 8, 1), jnp.float32))['params']
+    params = SESR(config).init(key, jnp.zeros((1, 8, 8, 1), jnp.float32))['params']
+    if config.block_init == 1.0: return params
+    scaled = lambda block: {**block, 'project': {**block['project'], 'kernel': block['project']['kernel'] * config.block_init}}
+    return {name: scaled(group) if name.startswith('block') else group for name, group in params.items()}
 
 # %% ../nbs/02_models.ipynb #ad7ab6e4
 def collapse(params: dict) -> dict:
