@@ -21,7 +21,7 @@ SUBCOMMANDS = {
     'train': ('sesr_nb.train', 'Train a network (SESR: collapsed-forward training)'),
     'upscale': ('sesr_nb.infer', 'Upscale images with a trained model'),
     'demo': ('sesr_nb.demo', 'Offline main job: train a small SESR on bundled images, evaluate vs bicubic, write a report'),
-    'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz) or a portable StableHLO program'),
+    'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz), a portable StableHLO program, or ONNX (float32/int8)'),
     'prune': ('sesr_nb.prune', 'Lottery-ticket pruning: iterative magnitude pruning with rewinding of the collapsed weights'),
     'slim': ('sesr_nb.slim', 'Prune a trained SESR run to fewer residual channels (a faster network) and fine-tune it'),
 }
@@ -146,7 +146,7 @@ def info_command(args: argparse.Namespace) -> CommandOutput:
         record['nonzero_deploy_params'] = int(sum(np.count_nonzero(np.asarray(a)) for a in jax_leaves(model.params)))
         return CommandOutput(record, _info_text(record) + f"\n  non-zero     {record['nonzero_deploy_params']:,} deployed weights")
     if args.arch == 'all':
-        specs = [f'{a.name}:{p}' for a in architectures().values() for p in a.presets if p != 'tiny']
+        specs = [f'{a.name}:{p}' for a in architectures().values() for p in a.presets if not p.lower().endswith('tiny')]
         scales = [args.scale] if args.scale else [2, 4]
     else: specs, scales = [args.arch], [args.scale or 2]
     records = []

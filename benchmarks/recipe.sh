@@ -1,0 +1,22 @@
+# The one training recipe of the shipped models and of the zoo comparison, sourced by train_model_set.sh and
+# zoo_train.sh: T91+BSD200 with one image in ten held out (dataset specs @train/@holdout, nbs/05a_datasets), the best
+# checkpoint chosen on BSD200@holdout; Set5/Set14 are logged at each validation for the curves, never selecting.
+# run NAME STEPS ARGS... trains $RUNS/NAME, continues an interrupted run (--resume), skips a finished one, and calls
+# the function after_run NAME DIR if the sourcing script defines it. ONLY="name1 name2" limits a session to some runs.
+DATA=${SESR_NB_DATA:-../shared/data}
+TRAIN=("$DATA/T91@train" "$DATA/BSD200@train")
+VAL=("$DATA/BSD200@holdout" "$DATA/T91@holdout" "$DATA/Set5" "$DATA/Set14")
+COMMON=(--batch-size 32 --lr-patch 64 --lr 5e-4 --schedule cosine --val-every 1000 --log-every 100 --no-progress)
+
+run() {
+  local name=$1 steps=$2; shift 2
+  local dir="$RUNS/$name"
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
+  if [ -f "$dir/done" ]; then echo "== $name: finished"; return; fi
+  local resume=(); [ -f "$dir/config.json" ] && resume=(--resume)
+  echo "== $name ($steps steps) $(date +%T)"
+  local start=$SECONDS
+  sesr_nb train --workdir "$dir" --steps "$steps" --data "${TRAIN[@]}" --val "${VAL[@]}" "${COMMON[@]}" "$@" "${resume[@]}"
+  if declare -F after_run > /dev/null; then after_run "$name" "$dir"; fi
+  echo "$((SECONDS - start))" > "$dir/done"   # wall seconds of the last (or only) session of this run
+}
