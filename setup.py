@@ -23,6 +23,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), cfg['license'])  # an SPDX expression
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 video_requirements = shlex.split(cfg.get('video_requirements', ''))  # pip install sesr_nb[video]: PyAV
+export_requirements = shlex.split(cfg.get('export_requirements', ''))  # pip install sesr_nb[export]: ONNX
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -37,7 +38,7 @@ setuptools.setup(
     packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),  # + data folders (weights)
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'video': video_requirements},
+    extras_require={'dev': dev_requirements, 'video': video_requirements, 'export': export_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

@@ -16,7 +16,7 @@ from PIL import Image
 from .arch import TrainedModel
 from .cli import CommandOutput
 from .fileio import BadImageError, SkippedImageWarning, list_images, write_bytes_atomic, write_image
-from .infer import DEFAULT_TILE, TileSpec, iter_upscaled_rows, parse_tile, read_image_as_stored, upscale
+from .infer import DEFAULT_TILE, TileSpec, is_network, iter_upscaled_rows, parse_tile, read_image_as_stored, upscale
 
 # %% auto #0
 __all__ = ['PNG_LEVEL', 'OUTPUT_FORMATS', 'PngStreamWriter', 'OutputExistsError', 'UpscaleJob', 'UpscalePlan', 'check_out_folder',
@@ -344,7 +344,7 @@ def batch_command(args: argparse.Namespace) -> CommandOutput:
         target = out / f'{video.stem}_x{model.scale}{video.suffix if video.suffix.lower() in (".mp4", ".mkv", ".mov") else ".mp4"}'
         if target.exists() and args.skip_existing and not args.overwrite: continue
         records.append(upscale_video(video, target, model, tile=tile, crf=args.crf, progress=show, overwrite=args.overwrite))
-    tiled = isinstance(model, TrainedModel)
+    tiled = is_network(model)
     summary = {'model': model.name, 'scale': model.scale, 'tile': list(tile) if tiled else None,
                'halo': model.receptive_radius if tiled else None, 'images': [r for r in records if 'frames' not in r],
                'videos': [r for r in records if 'frames' in r], 'skipped_existing': [str(j.input) for j in plan.existing],

@@ -20,9 +20,9 @@ from .color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from .fileio import decode_image, pil_to_uint8
 
 # %% auto #0
-__all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'iter_sr_bands',
-           'upscale_y_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale', 'read_image_as_stored',
-           'add_upscale_args', 'upscale_command']
+__all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'is_network',
+           'iter_sr_bands', 'upscale_y_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale',
+           'read_image_as_stored', 'add_upscale_args', 'upscale_command']
 
 # %% ../nbs/10_infer.ipynb #4d071af1
 @dataclass(frozen=True)
@@ -74,9 +74,9 @@ def parse_tile(tile: TileSpec | str) -> tuple[int | None, int | None]:
     return tuple((int(v) or None) if v is not None else None for v in (rows, cols))
 
 # %% ../nbs/10_infer.ipynb #061ede3f
-def _is_network(model) -> bool:
-    "Whether `model` is a network this module can run tile by tile (a `TrainedModel`)."
-    return isinstance(model, TrainedModel)
+def is_network(model) -> bool:
+    "Whether `model` is a network that can run tile by tile: a `TrainedModel`, or any model with `forward` and `receptive_radius` (an ONNX model)."
+    return isinstance(model, TrainedModel) or (callable(getattr(model, 'forward', None)) and hasattr(model, 'receptive_radius'))
 
 def _as_y_plane(y01: np.ndarray) -> np.ndarray:
     "A Y plane in [0, 1] as float32 HxW (accepts HxWx1)."
@@ -114,7 +114,7 @@ def _windowed_bands(model: TrainedModel, y: np.ndarray | Callable[[int, int], np
 
 def _bands(model, y, shape: tuple[int, int], tile: TileSpec | str, halo: int | None) -> Iterator[tuple[int, np.ndarray]]:
     "`iter_sr_bands` on an LR plane of `shape` given as an array or as a rows function (see `_windowed_bands`)."
-    if not _is_network(model): raise TypeError(f'tiled inference needs a TrainedModel (a network), got {type(model).__name__}')
+    if not is_network(model): raise TypeError(f'tiled inference needs a network (a TrainedModel or an ONNX model), got {type(model).__name__}')
     radius = model.receptive_radius
     halo = radius if halo is None else int(halo)
     if halo < radius:
@@ -126,7 +126,7 @@ def _bands(model, y, shape: tuple[int, int], tile: TileSpec | str, halo: int | N
 def iter_sr_bands(model, y01: np.ndarray, tile: TileSpec | str = None, halo: int | None = None
                   ) -> Iterator[tuple[int, np.ndarray]]:
     "Super-resolve an LR Y plane in [0, 1] tile by tile: yields (first HR row, float32 HR band) top to bottom."
-    if not _is_network(model): raise TypeError(f'tiled inference needs a TrainedModel (a network), got {type(model).__name__}')
+    if not is_network(model): raise TypeError(f'tiled inference needs a network (a TrainedModel or an ONNX model), got {type(model).__name__}')
     y = _as_y_plane(y01)
     return _bands(model, y, y.shape, tile, halo)
 
@@ -275,7 +275,7 @@ def _merged_rows(image: np.ndarray, model, tile: TileSpec | str, pool: ThreadPoo
     colour, alpha = _split_alpha(image)
     s, (height, width) = model.scale, colour.shape[:2]
     channels = image.shape[-1] if image.ndim == 3 else 1
-    if not _is_network(model):
+    if not is_network(model):
         rgb = model.sr_rgb(np.dstack([colour] * 3) if colour.ndim == 2 else colour)
         if rgb.shape[:2] != (s * height, s * width):
             raise ValueError(f'model {model.name!r} returned shape {rgb.shape} for a {height}x{width} image at x{s}')
