@@ -19,7 +19,7 @@ from .fileio import write_bytes_atomic
 # %% auto #0
 __all__ = ['CHECKPOINT_SUBDIR', 'PRETRAINED', 'DEFAULT_PRETRAINED', 'checkpoint_manager', 'save_checkpoint', 'restore_checkpoint',
            'save_model_file', 'read_model_header', 'load_model_file', 'run_and_step', 'load_train_params',
-           'apply_deploy_mask', 'load_trained', 'pretrained_path', 'load_pretrained', 'load_model']
+           'apply_deploy_mask', 'load_trained', 'pretrained_models', 'pretrained_path', 'load_pretrained', 'load_model']
 
 # %% ../nbs/08_checkpoint.ipynb #345488fd
 CHECKPOINT_SUBDIR = 'checkpoints'
@@ -224,8 +224,12 @@ def load_trained(path: str | os.PathLike, scale: int | None = None, step: int | 
     return model
 
 # %% ../nbs/08_checkpoint.ipynb #af2505e5
-PRETRAINED = {'M5x2': 'sesr_m5_x2.npz'}
+PRETRAINED = {'M5x2': 'sesr_m5_x2.npz', 'M3x2': 'sesr_m3_x2.npz', 'M11x2': 'sesr_m11_x2.npz', 'M5x4': 'sesr_m5_x4.npz'}
 DEFAULT_PRETRAINED = 'M5x2'
+
+def pretrained_models(scale: int | None = None) -> list[str]:
+    "Names of the shipped models (`pretrained:NAME` specs), all or those at `scale`."
+    return [name for name in PRETRAINED if scale is None or name.lower().endswith(f'x{int(scale)}')]
 
 def pretrained_path(preset: str = 'M5', scale: int = 2) -> Path:
     "Path of a model file shipped inside the package."
@@ -238,12 +242,12 @@ def pretrained_path(preset: str = 'M5', scale: int = 2) -> Path:
     return path
 
 def load_pretrained(preset: str = 'M5', scale: int = 2) -> TrainedModel:
-    "A pretrained model shipped with sesr_nb, e.g. `load_pretrained('M5', scale=2)` (trained on T91+BSD200)."
+    "A pretrained model shipped with sesr_nb, e.g. `load_pretrained('M11', scale=2)` (trained on T91+BSD200)."
     return load_model_file(pretrained_path(preset, scale))
 
 # %% ../nbs/08_checkpoint.ipynb #8c7ead0a
 def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | None = None) -> SRModel:
-    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/model-file path."
+    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx path."
     text = str(spec)
     if text == 'bicubic': return BicubicModel(int(scale or 2))
     if text == 'pretrained' or text.startswith('pretrained:'):
@@ -257,9 +261,11 @@ def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | No
         model = load_pretrained(preset, int(s))
     else:
         path = Path(text).expanduser()
+        if path.suffix.lower() == '.onnx':  # an exported network, run by onnxruntime (optional extra)
+            return importlib.import_module('sesr_nb.onnx_export').load_onnx_model(path, scale=scale)
         if not path.exists():
             raise FileNotFoundError(f"--model {text!r} is not 'bicubic', 'pretrained', 'pretrained:NAME' (available: "
-                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint or .npz model file")
+                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint, .npz or .onnx model file")
         return load_trained(path, scale=scale, step=step)
     if scale is not None and model.scale != int(scale):
         raise ValueError(f'{text} is a x{model.scale} model, but x{scale} was asked for')

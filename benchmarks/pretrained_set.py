@@ -1,0 +1,132 @@
+"""Ship the pretrained model set and measure it: model files from finished runs, then one table of every shipped model.
+
+  python benchmarks/pretrained_set.py --runs /work/runs --ship m3_x2 m11_x2 m5_x4   # write sesr_nb/weights/*.npz
+  python benchmarks/pretrained_set.py                                               # only the table
+
+Each shipped run's best checkpoint is the one its first validation set chose (BSD200@holdout, see
+benchmarks/train_model_set.sh); its config, metrics log and curves are copied under benchmarks/results/pretrained/.
+The table evaluates every entry of `sesr_nb.checkpoint.PRETRAINED` and bicubic on Set5/Set14 with the standard protocol
+(Y channel, crop = scale) and writes benchmarks/results/pretrained_table.{json,md}. MACs are counted for a 1280x720
+output (the paper's convention: 360p->720p at x2, 180p->720p at x4).
+"""
+from __future__ import annotations
+import argparse, json, os, shutil, sys
+from pathlib import Path
+
+from sesr_nb.arch import BicubicModel
+from sesr_nb.checkpoint import PRETRAINED, load_pretrained, load_train_params, load_trained, read_model_header, save_model_file
+from sesr_nb.evaluate import evaluate_model
+from sesr_nb.fileio import markdown_table, read_jsonl, write_json_atomic
+from sesr_nb.viz import ModelPoint, efficiency_figure, plot_training_curves, save_figure
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
+WEIGHTS = ROOT / 'sesr_nb' / 'weights'
+# Table 2 (x2) of Bhardwaj et al., MLSys 2022: Set5 / Set14 PSNR after 300 DIV2K epochs
+PAPER = {('M3', 2): (37.21, 32.70), ('M5', 2): (37.39, 32.84), ('M11', 2): (37.58, 33.03)}
+OUTPUT_HW = (720, 1280)
+
+
+def ship(run: Path) -> Path:
+    "Write the best checkpoint of a finished run as a packaged model file, with its provenance; copy its records."
+    if not (run / 'done').exists(): raise SystemExit(f'{run} has not finished (no {run / "done"}); let it finish first')
+    config = json.loads((run / 'config.json').read_text())
+    metrics = read_jsonl(run / 'metrics.jsonl')
+    model = load_trained(run)
+    step = load_train_params(run)[3]
+    selected_on = os.path.basename(config['val'][0]) if config.get('val') else None
+    preset, scale = model.config.preset, model.scale
+    name = f'{preset}x{scale}'
+    wall_s = sum(1 / r['steps_per_sec'] * 100 for r in metrics if 'steps_per_sec' in r)  # log lines every 100 steps
+    extra = {'name': f'SESR-{preset} x{scale} (T91+BSD200, {config["steps"]} steps, best on {selected_on})',
+             'trained_on': 'T91 + BSD200 without their held-out tenth (@train), MATLAB bicubic',
+             'selected_on': selected_on, 'step': step, 'recipe': config, 'train_seconds': round(wall_s)}
+    model.name = extra['name']
+    out = save_model_file(WEIGHTS / f'sesr_{preset.lower()}_x{scale}.npz', model, extra=extra)
+    folder = RESULTS / 'pretrained'
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / 'config.json', folder / f'{name}_config.json')
+    shutil.copyfile(run / 'metrics.jsonl', folder / f'{name}_metrics.jsonl')
+    save_figure(plot_training_curves(run / 'metrics.jsonl', title=extra['name']), folder / f'{name}_curves.png')
+    print(f'shipped {name}: {out} ({out.stat().st_size / 1024:.0f} KB), step {step}, ~{wall_s / 60:.0f} min of training')
+    return out
+
+
+def table(data: Path) -> list[dict]:
+    "Set5/Set14 PSNR/SSIM, parameters and MACs of every shipped model and of bicubic, per scale."
+    rows = []
+    entries = sorted(PRETRAINED, key=lambda k: (int(k.rpartition('x')[2]), int(k[1:].rpartition('x')[0]) if k[1:].rpartition('x')[0].isdigit() else 99))
+    for scale in sorted({int(k.rpartition('x')[2]) for k in entries}):
+        models = [BicubicModel(scale)] + [load_pretrained(k.rpartition('x')[0], scale) for k in entries
+                                          if int(k.rpartition('x')[2]) == scale]
+        for model in models:
+            result = evaluate_model(model, [data / 'Set5', data / 'Set14'], scale)
+            scores = {s.name: (round(s.psnr, 2), round(s.ssim, 4)) for s in result.sets}
+            row = {'model': 'bicubic' if isinstance(model, BicubicModel) else f'{model.config.preset}x{scale}',
+                   'scale': scale, 'Set5': scores['Set5'], 'Set14': scores['Set14']}
+            if not isinstance(model, BicubicModel):
+                cost = model.arch.complexity(model.config, (OUTPUT_HW[0] // scale, OUTPUT_HW[1] // scale), 1)
+                header = read_model_header(model_file(row['model']))
+                row.update(params=int(cost['deploy_params']), gmacs_720p=round(cost['macs'] / 1e9, 2),
+                           steps=header.get('recipe', {}).get('steps'), selected_on=selected_on(header),
+                           file_kb=round(model_file(row['model']).stat().st_size / 1024, 1),
+                           paper=PAPER.get((model.config.preset, scale)))
+            rows.append(row)
+            print(row)
+    return rows
+
+
+def model_file(name: str) -> Path: return WEIGHTS / PRETRAINED[name]
+
+
+def selected_on(header: dict) -> str | None:
+    "The set that chose a shipped model's checkpoint (older files record only their recipe's first validation set)."
+    if header.get('selected_on'): return header['selected_on']
+    val = header.get('recipe', {}).get('val')
+    return f"{os.path.basename(val[0])} (step {header['step']:,})" if val and header.get('step') else None
+
+
+def render(rows: list[dict]) -> str:
+    "The README/closing-note table."
+    fmt = lambda pair: f'{pair[0]:.2f} / {pair[1]:.4f}'
+    body = [[r['model'], f"×{r['scale']}", f"{r['params']:,}" if 'params' in r else '–',
+             f"{r['gmacs_720p']:.2f}" if 'gmacs_720p' in r else '–', fmt(r['Set5']), fmt(r['Set14']),
+             (f"{r['paper'][0]:.2f} / {r['paper'][1]:.2f}" if r.get('paper') else ('–' if r['model'] == 'bicubic' else 'not checked')),
+             (f"{r['steps']:,}" if r.get('steps') else '–'), r.get('selected_on') or '–']
+            for r in rows]
+    return markdown_table(['model', 'scale', 'params', 'GMACs (720p out)', 'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM',
+                           'paper Set5 / Set14', 'steps', 'checkpoint chosen on'], body)
+
+
+def efficiency_points(rows: list[dict], dataset: str = 'Set14') -> list[ModelPoint]:
+    "Our measured x2 networks for the PSNR-vs-MACs plot: the shipped models and the zoo runs (zoo_results.json)."
+    points = [ModelPoint(f"SESR-{r['model'][:-2]} (ours)", r[dataset][0], r['gmacs_720p'] * 1e9, r['params'])
+              for r in rows if r['scale'] == 2 and 'params' in r]
+    zoo = RESULTS / 'zoo_results.json'
+    for run in (json.loads(zoo.read_text())['runs'] if zoo.exists() else []):
+        if run['model'].startswith('SESR') or dataset not in run or not run['run'].endswith('_x2'): continue
+        macs = run.get('GMACs 720p, deconv on HR grid') or run['GMACs 720p']   # the count the literature uses
+        points.append(ModelPoint(f"{run['model'].split()[0]} (ours, {run['steps']} steps)", float(run[dataset].split('/')[0]),
+                                 macs * 1e9, run['deploy params']))
+    return points
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--runs', type=Path, default=Path('runs'), help='folder of the runs of train_model_set.sh')
+    parser.add_argument('--ship', nargs='*', default=[], help='run names to package (e.g. m3_x2 m11_x2 m5_x4)')
+    parser.add_argument('--data', type=Path, default=Path(os.environ.get('SESR_NB_DATA', ROOT.parent / 'shared' / 'data')))
+    args = parser.parse_args(argv)
+    for name in args.ship: ship(args.runs / name)
+    if not (args.data / 'Set5').is_dir(): sys.exit(f'no benchmark data in {args.data}: pass --data or set SESR_NB_DATA')
+    rows = table(args.data)
+    write_json_atomic(RESULTS / 'pretrained_table.json', rows)
+    text = render(rows)
+    (RESULTS / 'pretrained_table.md').write_text(text + '\n')
+    print(text)
+    figure = efficiency_figure(efficiency_points(rows), 'Set14', title='x2 on Set14: published (blue) and measured here (red)')
+    print('wrote', save_figure(figure, RESULTS / 'efficiency_x2_set14.png'))
+
+
+if __name__ == '__main__':
+    main()
