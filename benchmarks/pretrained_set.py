@@ -37,7 +37,7 @@ def ship(run: Path) -> Path:
     selected_on = os.path.basename(config['val'][0]) if config.get('val') else None
     preset, scale = model.config.preset, model.scale
     name = f'{preset}x{scale}'
-    wall_s = sum(1 / r['steps_per_sec'] * 100 for r in metrics if 'steps_per_sec' in r)  # log lines every 100 steps
+    wall_s = sum(config['log_every'] / r['steps_per_sec'] for r in metrics if 'steps_per_sec' in r)  # one line per log_every steps
     extra = {'name': f'SESR-{preset} x{scale} (T91+BSD200, {config["steps"]} steps, best on {selected_on})',
              'trained_on': 'T91 + BSD200 without their held-out tenth (@train), MATLAB bicubic',
              'selected_on': selected_on, 'step': step, 'recipe': config, 'train_seconds': round(wall_s)}
