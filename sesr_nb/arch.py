@@ -37,6 +37,10 @@ class Architecture:
     forward_modes: tuple[str, ...] = ('default',)
     scale_dependent: tuple[str, ...] = ()
     default_preset: str | None = None
+    color: str = 'y'  # what the network sees and returns: 'y' (one plane, Y in [0, 1]) or 'rgb' (three, RGB in [0, 1])
+
+    def __post_init__(self):
+        if self.color not in ('y', 'rgb'): raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")
 
     def config(self, preset: str | None = None, scale: int = 2, **fields) -> Any:
         "The configuration of `preset` (default: the architecture's default preset) at `scale`."

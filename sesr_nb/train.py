@@ -27,9 +27,9 @@ from .fileio import append_jsonl, read_jsonl, write_json_atomic
 from .sampler import PatchSampler, SamplerConfig, training_images
 
 # %% auto #0
-__all__ = ['TrainConfig', 'TrainState', 'make_optimizer', 'data_mesh', 'l1_loss_fn', 'make_train_step', 'shard_batch',
-           'init_from_checkpoint', 'initial_state', 'validate', 'config_changes', 'train', 'add_train_args',
-           'train_command']
+__all__ = ['TrainConfig', 'TrainState', 'make_optimizer', 'data_mesh', 'pixel_loss_fn', 'l1_loss_fn', 'make_train_step',
+           'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate', 'config_changes', 'train',
+           'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 @dataclass
@@ -49,6 +49,9 @@ class TrainConfig:
     learning_rate: float = option(5e-4, 'learning rate (paper 5e-4, official code 2e-4)', flags=('--lr', '--learning-rate'))
     schedule: str = option('constant', 'learning-rate schedule (paper: constant)', choices=('constant', 'cosine'))
     adam_eps: float = option(1e-7, "AMSGrad epsilon (Keras' default)")
+    loss: str = option('l1', 'pixel loss: l1 (paper) or l2 (the mean squared error PSNR measures; e.g. a fine-tune stage)',
+                       choices=('l1', 'l2'))
+    augment: bool = option(True, 'random vertical flips and 90-degree rotations of the patches (official code)')
     mode: str | None = option(None, "forward mode of the step (SESR: collapsed (paper) or expanded; default: the architecture's first)")
     compute_dtype: str = option('float32', 'dtype of the convolutions; weights stay float32', choices=('float32', 'bfloat16'))
     seed: int = option(0, 'seed of the initialisation and of the patch sampler')
@@ -67,6 +70,7 @@ class TrainConfig:
             raise ValueError(f'mode must be one of {arch.forward_modes} for {arch.name}, got {self.mode!r}')
         if self.compute_dtype not in ('float32', 'bfloat16'):
             raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {self.compute_dtype!r}")
+        if self.loss not in ('l1', 'l2'): raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
         if self.schedule not in ('constant', 'cosine'): raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         for name in ('epochs', 'batch_size', 'lr_patch', 'patches_per_image', 'log_every', 'keep'):
             if getattr(self, name) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
@@ -99,14 +103,20 @@ def data_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
     return jax.sharding.Mesh(np.array(devices), ('data',))
 
 # %% ../nbs/09_train.ipynb #bb647740
-def l1_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32):
-    "The training loss L(params, lr, hr) = mean |f(lr) - hr| with the architecture's forward in `mode`."
+def pixel_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32, kind: str = 'l1'):
+    """The training loss L(params, lr, hr) with the architecture's forward in `mode`: mean |f(lr) - hr| (`kind='l1'`)
+    or mean (f(lr) - hr)^2 (`'l2'`)."""
+    if kind not in ('l1', 'l2'): raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
     arch = architecture_of(config)
     mode, compute_dtype = mode or arch.forward_modes[0], jnp.dtype(compute_dtype)
     def loss(params, lr, hr):
-        pred = arch.apply(params, lr.astype(compute_dtype), config, mode)
-        return jnp.mean(jnp.abs(pred.astype(jnp.float32) - hr))
+        error = arch.apply(params, lr.astype(compute_dtype), config, mode).astype(jnp.float32) - hr
+        return jnp.mean(jnp.abs(error) if kind == 'l1' else jnp.square(error))
     return loss
+
+def l1_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32):
+    "The paper's training loss L(params, lr, hr) = mean |f(lr) - hr| with the architecture's forward in `mode`."
+    return pixel_loss_fn(config, mode, compute_dtype, 'l1')
 
 def make_train_step(config: Any, tx: optax.GradientTransformation, mode: str | None = None,
                     compute_dtype=jnp.float32, mesh: jax.sharding.Mesh | None = None, loss_fn=None):
@@ -274,7 +284,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     step = int(state.step)
     if step >= total: return _summary(workdir, step, None, manager)
 
-    train_step = make_train_step(config, tx, cfg.mode, jnp.dtype(cfg.compute_dtype), mesh)
+    loss_fn = pixel_loss_fn(config, cfg.mode, jnp.dtype(cfg.compute_dtype), cfg.loss)
+    train_step = make_train_step(config, tx, cfg.mode, jnp.dtype(cfg.compute_dtype), mesh, loss_fn)
     network = model_record(arch, config)
     meta = lambda s: {'step': s, 'epoch': s / per_epoch, 'arch': network['arch'], 'model': network['config'], 'train': cfg.to_dict()}
     last_val, pending, t_log, step_log = None, [], time.perf_counter(), step
