@@ -23,7 +23,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), cfg['license'])  # an SPDX expression
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 video_requirements = shlex.split(cfg.get('video_requirements', ''))  # pip install sesr_nb[video]: PyAV
-export_requirements = shlex.split(cfg.get('export_requirements', ''))  # pip install sesr_nb[export]: ONNX
+export_requirements = shlex.split(cfg.get('export_requirements', ''))  # pip install sesr_nb[export]: ONNX, LiteRT
 
 setuptools.setup(
     name=cfg['lib_name'],

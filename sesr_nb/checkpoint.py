@@ -247,7 +247,7 @@ def load_pretrained(preset: str = 'M5', scale: int = 2) -> TrainedModel:
 
 # %% ../nbs/08_checkpoint.ipynb #8c7ead0a
 def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | None = None) -> SRModel:
-    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx path."
+    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx/.tflite path."
     text = str(spec)
     if text == 'bicubic': return BicubicModel(int(scale or 2))
     if text == 'pretrained' or text.startswith('pretrained:'):
@@ -263,9 +263,11 @@ def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | No
         path = Path(text).expanduser()
         if path.suffix.lower() == '.onnx':  # an exported network, run by onnxruntime (optional extra)
             return importlib.import_module('sesr_nb.onnx_export').load_onnx_model(path, scale=scale)
+        if path.suffix.lower() == '.tflite':  # an exported network, run by LiteRT (optional extra)
+            return importlib.import_module('sesr_nb.tflite_export').load_tflite_model(path, scale=scale)
         if not path.exists():
             raise FileNotFoundError(f"--model {text!r} is not 'bicubic', 'pretrained', 'pretrained:NAME' (available: "
-                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint, .npz or .onnx model file")
+                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint, .npz, .onnx or .tflite model file")
         return load_trained(path, scale=scale, step=step)
     if scale is not None and model.scale != int(scale):
         raise ValueError(f'{text} is a x{model.scale} model, but x{scale} was asked for')

@@ -17,9 +17,10 @@ from .checkpoint import load_model, save_model_file
 from .cli import CommandOutput
 from .fileio import write_bytes_atomic
 from .onnx_export import DEFAULT_CALIBRATION, export_onnx
+from .tflite_export import export_tflite
 
 # %% auto #0
-__all__ = ['EXPORT_FORMATS', 'export_stablehlo', 'export_model', 'add_export_args', 'export_command']
+__all__ = ['EXPORT_FORMATS', 'QUANTISABLE', 'export_stablehlo', 'export_model', 'add_export_args', 'export_command']
 
 # %% ../nbs/15_export.ipynb #8a50ea17
 def export_stablehlo(model: TrainedModel, platforms: tuple[str, ...] = ('cpu', 'cuda', 'tpu')) -> bytes:
@@ -32,22 +33,25 @@ def export_stablehlo(model: TrainedModel, platforms: tuple[str, ...] = ('cpu', '
 
 # %% ../nbs/15_export.ipynb #57139f14
 EXPORT_FORMATS = {'.npz': 'weights and config (sesr_nb model file)', '.stablehlo': 'portable jax.export program',
-                  '.onnx': 'ONNX graph (onnxruntime; int8 QDQ with --int8)'}
+                  '.onnx': 'ONNX graph (onnxruntime; int8 QDQ with --int8)',
+                  '.tflite': 'TFLite flatbuffer (LiteRT; full-integer int8 with --int8)'}
+QUANTISABLE = ('.onnx', '.tflite')
 
 def export_model(model: TrainedModel, out: str | os.PathLike, overwrite: bool = False, *, int8: bool = False,
                  calibration=None) -> dict:
-    "Export `model` to `out` (.npz, .stablehlo or .onnx, chosen by the suffix; `int8`/`calibration`: ONNX only); returns a summary."
+    "Export `model` to `out` (.npz, .stablehlo, .onnx or .tflite, chosen by the suffix; `int8`/`calibration`: ONNX and TFLite only); returns a summary."
     out = Path(out)
     if not isinstance(model, TrainedModel):
         raise ValueError(f'{model.name} has no network weights to export; export a trained model or a pretrained one')
     if out.suffix not in EXPORT_FORMATS:
-        raise ValueError(f'unknown export format {out.suffix!r}: name the output *.npz, *.stablehlo or *.onnx')
-    if (int8 or calibration is not None) and out.suffix != '.onnx':
-        raise ValueError(f'int8 quantisation and calibration images apply to ONNX export only: name the output *.onnx, '
+        raise ValueError(f'unknown export format {out.suffix!r}: name the output *.npz, *.stablehlo, *.onnx or *.tflite')
+    if (int8 or calibration is not None) and out.suffix not in QUANTISABLE:
+        raise ValueError(f'int8 quantisation and calibration images apply to ONNX and TFLite export only: name the output *.onnx or *.tflite, '
                          f'not {out.name}')
     if out.exists() and not overwrite: raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
     if out.suffix == '.npz': save_model_file(out, model)
     elif out.suffix == '.onnx': export_onnx(model, out, int8=int8, calibration=calibration)
+    elif out.suffix == '.tflite': export_tflite(model, out, int8=int8, calibration=calibration)
     else: write_bytes_atomic(out, export_stablehlo(model))
     return {'model': model.name, 'scale': model.scale, 'output': str(out), 'format': EXPORT_FORMATS[out.suffix],
             'int8': bool(int8), 'bytes': out.stat().st_size,
@@ -57,12 +61,12 @@ def export_model(model: TrainedModel, out: str | os.PathLike, overwrite: bool = 
 def add_export_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb export`."
     parser.add_argument('--model', required=True, help="'pretrained', 'pretrained:NAME', a run folder, checkpoint folder or .npz model file")
-    parser.add_argument('--out', required=True, help='output file: *.npz (weights), *.stablehlo (portable program) or *.onnx (ONNX graph)')
+    parser.add_argument('--out', required=True, help='output file: *.npz (weights), *.stablehlo (portable program), *.onnx (ONNX graph) or *.tflite (LiteRT)')
     parser.add_argument('--scale', type=int, default=None, help='check that the model has this scale')
     parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: best, else latest)')
-    parser.add_argument('--int8', action='store_true', help='ONNX only: quantise to int8 (QDQ, per-channel weights)')
+    parser.add_argument('--int8', action='store_true', help='ONNX and TFLite: quantise to int8 (per-channel weights; ONNX QDQ, TFLite full-integer)')
     parser.add_argument('--calibration', default=None, metavar='FOLDER_OR_SPEC',
-                        help=f'ONNX --int8: images whose LR crops calibrate the activation ranges, a folder or dataset '
+                        help=f'--int8: images whose LR crops calibrate the activation ranges, a folder or dataset '
                              f'spec such as ../shared/data/T91@train (default: {DEFAULT_CALIBRATION}, bundled)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing output file')
 
@@ -71,7 +75,7 @@ def export_command(args: argparse.Namespace) -> CommandOutput:
     try: summary = export_model(load_model(args.model, args.scale, args.step), args.out, args.overwrite,
                                 int8=args.int8, calibration=args.calibration)
     except FileExistsError as err: raise ValueError(str(err)) from err
-    except ImportError as err: raise RuntimeError(str(err)) from err   # onnx/onnxruntime missing: the message says how to install
+    except ImportError as err: raise RuntimeError(str(err)) from err   # onnx/onnxruntime/ai-edge-litert missing: the message says how to install
     kind = ' (int8)' if summary['int8'] else ''
     return CommandOutput(summary, f"wrote {summary['output']}{kind} ({summary['bytes']:,} bytes, {summary['parameters']:,} "
                                   f"parameters of {summary['model']})")
