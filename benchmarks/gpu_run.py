@@ -42,7 +42,7 @@ DEFAULTS = dict(
     config_seconds=1.5, compile_threads=6, min_train_seconds=60.0,
     chains='M3x2 M5x2>M5x4 M11x2', chain_split=0.6, train_batch=32, train_patch=64, train_patch_x4=50,
     train_dtype='float32',
-    holdout=10, calibrate_steps=300, log_every=50, validations=5, max_steps=1_000_000, min_more_steps=100,
+    calibrate_steps=300, log_every=50, validations=5, max_steps=1_000_000, min_more_steps=100,
     eval_reserve=25.0, eval_sets='Set5 Set14')
 DRY_RUN = dict(
     budget=55.0, reserve=4.0, tests_budget=20.0, throughput_budget=10.0,
@@ -51,7 +51,7 @@ DRY_RUN = dict(
     config_seconds=0.2, compile_threads=2, min_train_seconds=8.0,
     chains='tinyx2>tinyx4 tinyx3', chain_split=0.6, train_batch=4, train_patch=16, train_patch_x4=12,
     train_dtype='float32',
-    holdout=1, calibrate_steps=4, log_every=2, validations=2, max_steps=16, min_more_steps=2,
+    calibrate_steps=4, log_every=2, validations=2, max_steps=16, min_more_steps=2,
     eval_reserve=3.0, eval_sets='Set5 Set14')
 
 
@@ -228,32 +228,29 @@ class Orchestrator:
         return self.work / 'synthetic_data'
 
     def prepare_data(self) -> dict | None:
-        "Folders for training (T91, BSD200 minus the hold-out), validation (the hold-out) and evaluation (Set5, Set14)."
+        "Dataset specs for training (T91@train, BSD200@train), validation (BSD200@holdout, T91@holdout) and evaluation (Set5, Set14)."
         if self.dry and not self.args.data: self.args.data = str(self.synthetic_data())
         root = Path(self.args.data).resolve() if self.args.data else None
         if root is None or not (root / 'T91').is_dir() or not (root / 'BSD200').is_dir():
             self.summary['data'] = {'status': 'missing', 'root': str(root),
                                     'hint': 'pack it with `python benchmarks/gpu_pack.py` and carry gpu_data'}
             return None
-        import random
-        split = self.work / 'data'
-        if split.exists(): shutil.rmtree(split)
+        # the project's one hold-out rule (sesr_nb.datasets.in_holdout, dataset specs SET@train / SET@holdout): the
+        # same images are held out here as in every CPU run, chosen by name, whatever the order or the packing format
+        from sesr_nb.datasets import in_holdout
         def hr_files(name):
             folder = root / name / 'HR' if (root / name / 'HR').is_dir() else root / name
             return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith('.'))
-        bsd = hr_files('BSD200')
-        if not 0 <= self.args.holdout < len(bsd):
-            raise ValueError(f'--holdout {self.args.holdout} must leave training images (BSD200 has {len(bsd)})')
-        held = set(random.Random(20260).sample(range(len(bsd)), self.args.holdout))  # fixed: the same split every session
-        for name, files in (('BSD200_train', [p for i, p in enumerate(bsd) if i not in held]),
-                            ('BSD200_holdout', [p for i, p in enumerate(bsd) if i in held])):
-            (split / name / 'HR').mkdir(parents=True)
-            for p in files: (split / name / 'HR' / p.name).symlink_to(p)
-        dirs = {'root': str(root), 'train': [str(root / 'T91'), str(split / 'BSD200_train')],
-                'val': [str(split / 'BSD200_holdout')] if held else [],
+        sets = {name: hr_files(name) for name in ('T91', 'BSD200')}
+        held = {name: [p.name for p in files if in_holdout(p.name)] for name, files in sets.items()}
+        for name, files in sets.items():
+            if len(held[name]) == len(files):
+                raise ValueError(f'every image of {root / name} is held out by the name rule; pack the whole set')
+        dirs = {'root': str(root), 'train': [f'{root / n}@train' if held[n] else str(root / n) for n in sets],
+                'val': [f'{root / n}@holdout' for n in ('BSD200', 'T91') if held[n]],
                 'eval': [str(root / s) for s in self.args.eval_sets.split() if (root / s).is_dir()],
-                'holdout': [bsd[i].name for i in sorted(held)],
-                'counts': {'T91': len(hr_files('T91')), 'BSD200_train': len(bsd) - len(held), 'BSD200_holdout': len(held)}}
+                'holdout': held, 'counts': {f'{n}_{part}': len(held[n]) if part == 'holdout' else len(sets[n]) - len(held[n])
+                                            for n in sets for part in ('train', 'holdout')}}
         self.summary['data'] = {'status': 'ok', **dirs}
         return dirs
 
