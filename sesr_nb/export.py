@@ -28,7 +28,8 @@ def export_stablehlo(model: TrainedModel, platforms: tuple[str, ...] = ('cpu', '
     params = jax.tree.map(jnp.asarray, model.params)
     height, width = jax_export.symbolic_shape('h, w')
     forward = jax.jit(lambda y: model.arch.deploy_apply(params, y, model.config, backend='xla'))
-    exported = jax_export.export(forward, platforms=platforms)(jax.ShapeDtypeStruct((1, height, width, 1), jnp.float32))
+    channels = 3 if model.arch.color == 'rgb' else 1   # an RGB network (e.g. ELSR) takes RGB/255, a Y network one plane
+    exported = jax_export.export(forward, platforms=platforms)(jax.ShapeDtypeStruct((1, height, width, channels), jnp.float32))
     return bytes(exported.serialize())
 
 # %% ../nbs/15_export.ipynb #57139f14

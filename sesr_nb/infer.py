@@ -14,14 +14,14 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageOps
 
-from .arch import TrainedModel
+from .arch import TrainedModel, model_color, model_rgb_to_uint8, rgb_to_model_rgb
 from .color import RGB_FROM_YCBCR, model_y_to_y255, quantize_uint8, resize_axis, resize_weights, rgb_to_model_y
 from .color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from .fileio import decode_image, pil_to_uint8
 
 # %% auto #0
 __all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'is_network',
-           'iter_sr_bands', 'upscale_y_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale',
+           'iter_sr_bands', 'upscale_y_tiled', 'upscale_rgb_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale',
            'read_image_as_stored', 'add_upscale_args', 'upscale_command']
 
 # %% ../nbs/10_infer.ipynb #4d071af1
@@ -86,11 +86,19 @@ def _as_y_plane(y01: np.ndarray) -> np.ndarray:
         raise ValueError(f'expected one non-empty Y plane of shape HxW or HxWx1, got shape {y01.shape}')
     return np.ascontiguousarray(y01, dtype=np.float32)
 
+def _as_rgb_image(rgb01: np.ndarray) -> np.ndarray:
+    "An RGB image in [0, 1] as float32 HxWx3."
+    rgb01 = np.asarray(rgb01)
+    if rgb01.ndim != 3 or rgb01.shape[-1] != 3 or min(rgb01.shape[:2]) < 1:
+        raise ValueError(f'an RGB network expects one non-empty RGB image of shape HxWx3, got shape {rgb01.shape}')
+    return np.ascontiguousarray(rgb01, dtype=np.float32)
+
 def _windowed_bands(model: TrainedModel, y: np.ndarray | Callable[[int, int], np.ndarray], rows: Sequence[AxisWindow],
                     cols: Sequence[AxisWindow]) -> Iterator[tuple[int, np.ndarray]]:
     """Run the deployed network window by window; yield (first HR row, HR band) for each row of windows.
-    `y` is the LR plane, or a function (start, stop) -> its float32 rows [start, stop), made as they are needed."""
-    s = model.scale
+    `y` is the LR plane (HxW; HxWx3 for an RGB network), or a function (start, stop) -> its float32 rows [start, stop),
+    made as they are needed; bands are HxW (HxWx3 for an RGB network)."""
+    s, rgb = model.scale, model_color(model) == 'rgb'
     rows_of = y if callable(y) else (lambda a, b: y[a:b])
     order, inputs, band = [(r, c) for r in rows for c in cols], {}, None   # windows row by row
     def dispatch(i: int) -> tuple:
@@ -98,17 +106,18 @@ def _windowed_bands(model: TrainedModel, y: np.ndarray | Callable[[int, int], np
         r, c = order[i]
         if c is cols[0]: inputs[r] = rows_of(r.start, r.stop)
         lr = inputs[r] if c is not cols[-1] else inputs.pop(r)
-        return r, c, model.forward(jnp.asarray(lr[:, c.start:c.stop][None, :, :, None]))
+        window = lr[:, c.start:c.stop]
+        return r, c, model.forward(jnp.asarray(window[None] if rgb else window[None, :, :, None]))
     queued = dispatch(0)
     for i in range(len(order)):
         r, c, result = queued
-        hr = np.asarray(result)[0, :, :, 0]           # waits for window i ...
+        hr = np.asarray(result)[0] if rgb else np.asarray(result)[0, :, :, 0]   # waits for window i ...
         if i + 1 < len(order): queued = dispatch(i + 1)   # ... then the network goes on while window i is used
         rows_kept = slice(s * (r.keep_start - r.start), s * (r.keep_stop - r.start))
         if len(cols) == 1:  # the window spans the width: its kept rows are the band, no copy
             yield s * r.keep_start, hr[rows_kept]
             continue
-        if c is cols[0]: band = np.empty((s * (r.keep_stop - r.keep_start), s * cols[-1].stop), np.float32)
+        if c is cols[0]: band = np.empty((s * (r.keep_stop - r.keep_start), s * cols[-1].stop) + hr.shape[2:], np.float32)
         band[:, s * c.keep_start:s * c.keep_stop] = hr[rows_kept, s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
         if c is cols[-1]: yield s * r.keep_start, band
 
@@ -125,19 +134,31 @@ def _bands(model, y, shape: tuple[int, int], tile: TileSpec | str, halo: int | N
 
 def iter_sr_bands(model, y01: np.ndarray, tile: TileSpec | str = None, halo: int | None = None
                   ) -> Iterator[tuple[int, np.ndarray]]:
-    "Super-resolve an LR Y plane in [0, 1] tile by tile: yields (first HR row, float32 HR band) top to bottom."
+    """Super-resolve an LR Y plane in [0, 1] tile by tile: yields (first HR row, float32 HR band) top to bottom.
+    For an RGB network (`color='rgb'`) the input is an HxWx3 RGB image in [0, 1] and the bands are RGB."""
     if not is_network(model): raise TypeError(f'tiled inference needs a network (a TrainedModel or an ONNX model), got {type(model).__name__}')
-    y = _as_y_plane(y01)
-    return _bands(model, y, y.shape, tile, halo)
+    y = _as_rgb_image(y01) if model_color(model) == 'rgb' else _as_y_plane(y01)
+    return _bands(model, y, y.shape[:2], tile, halo)
 
 # %% ../nbs/10_infer.ipynb #c30ccf2d
 DEFAULT_TILE = (1088, 2048)  # LR (rows, columns) per tile: a 1080p frame in one; see benchmarks/bench_infer.py (end of this notebook)
 
 def upscale_y_tiled(model, y01: np.ndarray, tile: TileSpec | str = DEFAULT_TILE, halo: int | None = None) -> np.ndarray:
-    "Super-resolved Y plane (float32 sH×sW in [0, 1]) of an LR Y plane, computed in overlapping tiles."
+    "Super-resolved Y plane (float32 sH×sW in [0, 1]) of an LR Y plane, computed in overlapping tiles (Y networks)."
+    if model_color(model) == 'rgb':
+        raise ValueError(f'{model.name} is an RGB network: upscale RGB images with upscale_rgb_tiled or upscale, not a Y plane')
     y = _as_y_plane(y01)
     out = np.empty((model.scale * y.shape[0], model.scale * y.shape[1]), np.float32)
     for row, band in iter_sr_bands(model, y, tile, halo): out[row:row + band.shape[0]] = band
+    return out
+
+def upscale_rgb_tiled(model, rgb01: np.ndarray, tile: TileSpec | str = DEFAULT_TILE, halo: int | None = None) -> np.ndarray:
+    "Super-resolved RGB image (float32 sH×sW×3) of an LR RGB image in [0, 1] by an RGB network, in overlapping tiles."
+    if model_color(model) != 'rgb':
+        raise ValueError(f'{getattr(model, "name", model)} is a Y network: upscale its Y plane with upscale_y_tiled, or an image with upscale')
+    rgb = _as_rgb_image(rgb01)
+    out = np.empty((model.scale * rgb.shape[0], model.scale * rgb.shape[1], 3), np.float32)
+    for row, band in iter_sr_bands(model, rgb, tile, halo): out[row:row + band.shape[0]] = band
     return out
 
 # %% ../nbs/10_infer.ipynb #8e3e5ae8
@@ -283,6 +304,14 @@ def _merged_rows(image: np.ndarray, model, tile: TileSpec | str, pool: ThreadPoo
         out[..., :channels - (alpha is not None)] = (_gray_from_y255(rgb_to_y(rgb))[..., None] if colour.ndim == 2
                                                      else np.asarray(rgb, np.uint8))
         bands = [(0, out)]
+    elif model_color(model) == 'rgb':  # the network sees and returns RGB: no colour merge
+        def rgb_rows(row: int, band: np.ndarray) -> tuple[int, np.ndarray]:
+            out = np.empty((band.shape[0], s * width, channels), np.uint8) if dest is None else dest[row:row + band.shape[0]]
+            rgb = model_rgb_to_uint8(band)
+            out[..., :channels - (alpha is not None)] = _gray_from_y255(rgb_to_y(rgb))[..., None] if colour.ndim == 2 else rgb
+            return row, out
+        model_input = lambda start, stop: rgb_to_model_rgb(colour[start:stop])   # gray is repeated to R = G = B
+        bands = (rgb_rows(row, band) for row, band in _bands(model, model_input, (height, width), tile, None))
     else:
         merge = _ColourMerge(colour, s, colour_backend())
         def merged(row, band):

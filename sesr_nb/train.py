@@ -236,9 +236,9 @@ def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, manager, overr
     return changes
 
 def _sampler(cfg: TrainConfig) -> PatchSampler:
-    "The run's training patch sampler."
+    "The run's training patch sampler: luma patches, or RGB ones when the architecture is an RGB network."
     sets = [load_dataset(spec, cfg.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
-    images = training_images(sets, cfg.lr_patch)
+    images = training_images(sets, cfg.lr_patch, color=cfg.network()[0].color)
     sampler_fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(SamplerConfig) if hasattr(cfg, f.name)}
     return PatchSampler(images, SamplerConfig(**sampler_fields))
 
