@@ -38,17 +38,20 @@ def ship(run: Path) -> Path:
     preset, scale = model.config.preset, model.scale
     name = f'{preset}x{scale}'
     wall_s = sum(config['log_every'] / r['steps_per_sec'] for r in metrics if 'steps_per_sec' in r)  # one line per log_every steps
-    extra = {'name': f'SESR-{preset} x{scale} (T91+BSD200, {config["steps"]} steps, best on {selected_on})',
+    label = model.config.name.rsplit(' x', 1)[0]          # 'SESR-M5', 'ESPCN', 'ELSR'
+    extra = {'name': f'{label} x{scale} (T91+BSD200, {config["steps"]} steps, best on {selected_on})',
              'trained_on': 'T91 + BSD200 without their held-out tenth (@train), MATLAB bicubic',
              'selected_on': selected_on, 'step': step, 'recipe': config, 'train_seconds': round(wall_s)}
     model.name = extra['name']
-    out = save_model_file(WEIGHTS / f'sesr_{preset.lower()}_x{scale}.npz', model, extra=extra)
+    stem = f'sesr_{preset.lower()}' if model.arch.name == 'sesr' else preset.lower()
+    out = save_model_file(WEIGHTS / f'{stem}_x{scale}.npz', model, extra=extra)
     folder = RESULTS / 'pretrained'
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / 'config.json', folder / f'{name}_config.json')
     shutil.copyfile(run / 'metrics.jsonl', folder / f'{name}_metrics.jsonl')
     save_figure(plot_training_curves(run / 'metrics.jsonl', title=extra['name']), folder / f'{name}_curves.png')
-    print(f'shipped {name}: {out} ({out.stat().st_size / 1024:.0f} KB), step {step}, ~{wall_s / 60:.0f} min of training')
+    print(f'shipped {name}: {out} ({out.stat().st_size / 1024:.0f} KB), step {step}, ~{wall_s / 60:.0f} min of training; '
+          f"PRETRAINED needs '{name}': '{out.name}'")
     return out
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .arch import TrainedModel, config_from_record, model_record
+from .arch import TrainedModel, model_record
 from .fileio import write_bytes_atomic
-from .onnx_export import DEFAULT_CALIBRATION, INSTALL_HINT, calibration_inputs, numpy_tree
+from .onnx_export import (DEFAULT_CALIBRATION, INSTALL_HINT, ExportedModel, available_cores, calibration_inputs,
+                                 numpy_tree)
 from .quant import QuantConfig, QuantizedModel, calibrate, integer_model
 
 # %% auto #0
@@ -250,39 +251,25 @@ def read_tflite_metadata(path: str | os.PathLike) -> tuple[dict, bytes]:
     except Exception as err: raise _tflite_error(path, f'is truncated or damaged ({type(err).__name__})') from err
     return record, data
 
-class TFLiteModel:
+class TFLiteModel(ExportedModel):
     """A network exported to .tflite, run by the LiteRT interpreter on the CPU, with the interface of `TrainedModel`
-    that evaluation, upscaling and the widget use: `name`, `scale`, `receptive_radius`, `forward`, `upscale_y`,
-    `sr_y`, `sr_rgb`."""
+    that evaluation, upscaling and the widget use (`ExportedModel`)."""
+    runtime = 'tflite'
+
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         interpreter = require_litert('ai_edge_litert.interpreter')
-        self.path = Path(path).expanduser()
-        self.record, data = read_tflite_metadata(self.path)
-        try: self.arch, self.config = config_from_record(self.record)
-        except (KeyError, TypeError, ValueError) as err:
-            raise _tflite_error(self.path, f'has an unusable sesr_nb record ({err})') from err
-        self.scale, self.int8 = int(self.config.scale), bool(self.record.get('int8'))
-        self.name = f"{self.record.get('name') or self.config.name} [tflite{' int8' if self.int8 else ''}]"
-        threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count())
-        try: self.interpreter = interpreter.Interpreter(model_content=data, num_threads=threads)
+        record, data = read_tflite_metadata(path)
+        self._set_record(Path(path).expanduser(), record, _tflite_error)
+        try: self.interpreter = interpreter.Interpreter(model_content=data, num_threads=threads or available_cores())
         except Exception as err:
             raise _tflite_error(self.path, f'cannot be run by LiteRT ({str(err).splitlines()[0][:200]})') from err
         self.input_index = self.interpreter.get_input_details()[0]['index']
         self.output_index = self.interpreter.get_output_details()[0]['index']
         self.shape, self.lock = None, threading.Lock()
 
-    def __repr__(self): return f'TFLiteModel({self.name!r}, x{self.scale}, {self.path.name})'
-
-    @property
-    def receptive_radius(self) -> int:
-        "LR pixels on each side that one output pixel depends on (tiles need this much halo)."
-        return int(self.arch.receptive_radius(self.config))
-
     def forward(self, x_nhwc) -> np.ndarray:
         "The exported network on an NHWC batch of Y in [0, 1] (numpy or jax array) -> float32 numpy (N, sH, sW, 1)."
-        x = np.ascontiguousarray(np.asarray(x_nhwc, np.float32))
-        if x.ndim != 4 or x.shape[-1] != 1:
-            raise ValueError(f'{self.name} expects an NHWC batch (N, H, W, 1) of Y in [0, 1], got shape {x.shape}')
+        x = self._input(x_nhwc)
         with self.lock:
             if x.shape != self.shape:
                 self.interpreter.resize_tensor_input(self.input_index, x.shape, strict=False)
@@ -292,11 +279,6 @@ class TFLiteModel:
             self.interpreter.invoke()
             return np.array(self.interpreter.get_tensor(self.output_index))
 
-    upscale_y, sr_y, sr_rgb = TrainedModel.upscale_y, TrainedModel.sr_y, TrainedModel.sr_rgb   # same code, same contract
-
 def load_tflite_model(path: str | os.PathLike, scale: int | None = None, threads: int | None = None) -> TFLiteModel:
     "A `TFLiteModel` from a .tflite file written by `export_tflite`; `scale` (optional) is checked."
-    model = TFLiteModel(path, threads)
-    if scale is not None and model.scale != int(scale):
-        raise ValueError(f'{path} holds a x{model.scale} model, but x{scale} was asked for')
-    return model
+    return TFLiteModel(path, threads).check_scale(scale)
