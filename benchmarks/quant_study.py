@@ -11,6 +11,9 @@ protocol (Set5 and Set14 at the run's scale, Y PSNR/SSIM, border = scale, `sesr_
               after PTQ — so a QAT gain is not just extra training.
 The int8 models are also run in integer arithmetic (`sesr_nb.quant.integer_forward`) on Set5 as an independent check;
 when `sesr_nb.onnx_export` can export int8 models they are evaluated through onnxruntime too (else listed as skipped).
+  QAT io      QAT through the full-integer graph (`QuantConfig(io=True)`: the network input and the residual sum are
+              quantised too, as in the ONNX QDQ and TFLite int8 files); its control is `control + PTQ io`.
+The io arms are also exported to a full-integer .tflite file (`sesr_nb.tflite_export`) and evaluated by LiteRT.
 Writes benchmarks/results/quant_study.json and quant_study.md and prints the table. `--resume` keeps finished arms.
 
     nice -n 5 python benchmarks/quant_study.py --run /work/runs/m5_x2 --run /work/runs/m3_x2 --steps 600
@@ -40,6 +43,7 @@ def parse_args(argv=None):
     p.add_argument('--out', default=str(RESULTS / 'quant_study'), help='output prefix (.json, .md)')
     p.add_argument('--resume', action='store_true', help='keep the arms already in the output JSON')
     p.add_argument('--no-onnx', action='store_true', help='skip the onnxruntime int8 evaluation')
+    p.add_argument('--no-tflite', action='store_true', help='skip the LiteRT int8 evaluation')
     p.add_argument('--workdir', default=os.path.join(tempfile.gettempdir(), 'sesr_quant_study'), help='ONNX files')
     return p.parse_args(argv)
 
@@ -74,6 +78,17 @@ def onnx_int8_hook(model, patches, sets, workdir: Path) -> dict:
     path = workdir / (model.name.replace(' ', '_').replace('/', '_') + '.int8.onnx')
     path.write_bytes(proto.SerializeToString())
     return {**scores(evaluate_model(load_onnx_model(path), sets, model.scale)), 'weights': same_weights(model, proto)}
+
+
+def tflite_int8_hook(qmodel, sets, workdir: Path) -> dict:
+    "Scores of the QuantizedModel `qmodel` (io=True) exported to a full-integer .tflite file and run by LiteRT."
+    try:
+        from sesr_nb.tflite_export import export_tflite, load_tflite_model
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError as err: return {'skipped': f'tflite export unavailable ({err})'}
+    from sesr_nb.evaluate import evaluate_model
+    path = workdir / (qmodel.name.replace(' ', '_').replace('/', '_') + '.int8.tflite')
+    return scores(evaluate_model(load_tflite_model(export_tflite(qmodel, path, int8=True)), sets, qmodel.scale))
 
 
 def same_weights(model, proto) -> dict:
@@ -161,12 +176,24 @@ def main(argv=None):
             save()
             print(f"  {key:22s} onnxruntime int8: {arms[key]['onnx_int8']}", flush=True)
         onnx_arm('ptq', cparams)
+        def tflite_arm(key, make_qmodel):
+            if args.no_tflite or key not in arms or 'tflite_int8' in arms[key]: return
+            t0 = time.perf_counter()
+            arms[key]['tflite_int8'] = tflite_int8_hook(make_qmodel(), test_sets, onnx_dir)
+            arms[key]['tflite_seconds'] = round(time.perf_counter() - t0, 1)
+            save()
+            print(f"  {key:22s} LiteRT int8: {arms[key]['tflite_int8']}", flush=True)
+        tflite_arm('ptq_io', lambda: QuantizedModel(arch, config, cparams, spec, QuantConfig(io=True), f'{name} PTQ io'))
 
         sampler = training_sampler(args.data, config.scale, args.batch_size, args.lr_patch, args.seed)
-        for kind in ('qat', 'control'):
-            needed = ('qat', 'qat_recalibrated', 'qat_io', 'qat_weights_fp32') if kind == 'qat' else ('control_fp32', 'control_ptq', 'control_ptq_io')
-            if all(k in arms for k in needed): print(f'  {kind} arms kept', flush=True); continue
-            loss_fn = qat_loss_fn(config, spec) if kind == 'qat' else None
+        needs = {'qat': ('qat', 'qat_recalibrated', 'qat_io', 'qat_weights_fp32'),
+                 'control': ('control_fp32', 'control_ptq', 'control_ptq_io'), 'qat_iotrained': ('qat_iotrained',)}
+        for kind, needed in needs.items():
+            if all(k in arms for k in needed) and (kind != 'qat_iotrained' or args.no_tflite
+                                                   or 'tflite_int8' in arms['qat_iotrained']):
+                print(f'  {kind} arms kept', flush=True); continue
+            loss_fn = {'qat': qat_loss_fn(config, spec), 'control': None,
+                       'qat_iotrained': qat_loss_fn(config, spec, QuantConfig(io=True))}[kind]
             out = finetune(config, params, sampler, args.steps, args.lr, args.schedule, loss_fn, progress=True,
                            desc=f'{name} {kind}')
             tuned = jax.device_get(arch.deploy(out['params'], config))
@@ -179,6 +206,10 @@ def main(argv=None):
                 arm('qat_io', lambda: QuantizedModel(arch, config, tuned, spec, QuantConfig(io=True), f'{config.name} QAT io'))
                 arm('qat_weights_fp32', lambda: TrainedModel(arch, config, tuned, f'{config.name} QAT weights fp32'))
                 onnx_arm('qat', tuned)
+            elif kind == 'qat_iotrained':
+                qio = lambda: QuantizedModel(arch, config, tuned, spec, QuantConfig(io=True), f'{config.name} QAT io-trained')
+                arm('qat_iotrained', qio, integer=True, extra=info)
+                tflite_arm('qat_iotrained', qio)
             else:
                 arm('control_fp32', lambda: TrainedModel(arch, config, tuned, f'{config.name} fp32 +{args.steps}'), extra=info)
                 arm('control_ptq', lambda: quantize_ptq(tuned, patches, name=f'{config.name} fp32 +{args.steps} PTQ'))
@@ -198,7 +229,8 @@ LABELS = {'fp32': 'fp32 (best checkpoint)', 'ptq': 'PTQ int8', 'ptq_io': 'PTQ in
           'qat': 'QAT int8 (N steps, calibrated ranges)', 'qat_recalibrated': 'QAT int8, ranges recalibrated',
           'qat_io': 'QAT int8, + input/residual quantisers (ORT graph)', 'qat_weights_fp32': 'QAT weights run in fp32',
           'control_fp32': 'control: fp32 fine-tuned N steps', 'control_ptq': 'control + PTQ int8',
-          'control_ptq_io': 'control + PTQ int8, + input/residual quantisers (ORT graph)'}
+          'control_ptq_io': 'control + PTQ int8, + input/residual quantisers (ORT graph)',
+          'qat_iotrained': 'QAT int8 trained with the input/residual quantisers (the deployed graph)'}
 
 
 def markdown(result: dict, set_names) -> str:
@@ -210,8 +242,9 @@ def markdown(result: dict, set_names) -> str:
     for name, rec in result['runs'].items():
         lines += [f"## {rec['model']} ({name}, checkpoint step {rec['checkpoint_step']})", '',
                   '| arm | ' + ' | '.join(f'{s} PSNR / SSIM | Δ {s}' for s in set_names) + ' | Set5, integer arithmetic | '
-                  + ' | '.join(f'{s}, onnxruntime int8 export' for s in set_names) + ' |',
-                  '|---|' + '---|---|' * len(set_names) + '---|' + '---|' * len(set_names)]
+                  + ' | '.join(f'{s}, onnxruntime int8 export' for s in set_names) + ' | '
+                  + ' | '.join(f'{s}, LiteRT int8 export' for s in set_names) + ' |',
+                  '|---|' + '---|---|' * len(set_names) + '---|' + '---|' * (2 * len(set_names))]
         base, weight_checks = rec['arms'].get('fp32', {}).get('test', {}), []
         for key, label in LABELS.items():
             entry = rec['arms'].get(key)
@@ -224,9 +257,11 @@ def markdown(result: dict, set_names) -> str:
             integ = entry.get('integer', {}).get('Set5')
             onnx = entry.get('onnx_int8', {})
             ort = [f"{onnx[s]['psnr']:.3f}" if s in onnx else '—' for s in set_names]
+            lite = entry.get('tflite_int8', {})
+            lite = [f"{lite[s]['psnr']:.3f}" if s in lite else '—' for s in set_names]
             if 'weights' in onnx: weight_checks.append((label, onnx['weights']))
             lines.append(f'| {label} | ' + ' | '.join(cells) + (f" | {integ['psnr']:.3f} | " if integ else ' | — | ')
-                         + ' | '.join(ort) + ' |')
+                         + ' | '.join(ort) + ' | ' + ' | '.join(lite) + ' |')
         for label, check in weight_checks:
             lines.append(f'\nonnxruntime export of "{label}": int8 weight codes differing from sesr_nb.quant: '
                          f"{check.get('codes_differ')} (over {check.get('layers')} layers), largest relative scale "
@@ -234,7 +269,7 @@ def markdown(result: dict, set_names) -> str:
                          f'\nonnxruntime export of "{label}": weights not compared ({check.get("why")})')
         skipped = rec['arms'].get('ptq', {}).get('onnx_int8', {}).get('skipped')
         if skipped: lines += ['', f'onnxruntime int8 export: skipped ({skipped})']
-        info = {k: rec['arms'][k] for k in ('qat', 'control_fp32') if k in rec['arms']}
+        info = {k: rec['arms'][k] for k in ('qat', 'control_fp32', 'qat_iotrained') if k in rec['arms']}
         for k, e in info.items():
             lines.append(f"\n{k}: {e.get('seconds_per_step')} s/step, L1 loss {e.get('loss_first50'):.5f} (first 50 steps) → "
                          f"{e.get('loss_last50'):.5f} (last 50)")
