@@ -58,7 +58,8 @@ class Architecture:
     def __repr__(self): return f'Architecture({self.name!r}, presets={list(self.presets)})'
 
 # %% ../nbs/01a_arch.ipynb #58e1423c
-ARCHITECTURE_MODULES = {'sesr': 'sesr_nb.sesr', 'fsrcnn': 'sesr_nb.fsrcnn', 'espcn': 'sesr_nb.espcn', 'elsr': 'sesr_nb.elsr'}
+ARCHITECTURE_MODULES = {'sesr': 'sesr_nb.sesr', 'fsrcnn': 'sesr_nb.fsrcnn', 'espcn': 'sesr_nb.espcn', 'elsr': 'sesr_nb.elsr',
+                        'smsr': 'sesr_nb.smsr'}
 _user_architectures: dict[str, Architecture] = {}
 
 def register_architecture(arch: Architecture) -> Architecture:
