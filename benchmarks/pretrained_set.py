@@ -39,7 +39,8 @@ def ship(run: Path) -> Path:
     name = f'{preset}x{scale}'
     wall_s = sum(config['log_every'] / r['steps_per_sec'] for r in metrics if 'steps_per_sec' in r)  # one line per log_every steps
     label = model.config.name.rsplit(' x', 1)[0]          # 'SESR-M5', 'ESPCN', 'ELSR'
-    extra = {'name': f'{label} x{scale} (T91+BSD200, {config["steps"]} steps, best on {selected_on})',
+    after = f', after {Path(config["init_from"]).name}' if config.get('init_from') else ''   # the earlier stage it started from
+    extra = {'name': f'{label} x{scale} (T91+BSD200, {config["steps"]} steps{after}, best on {selected_on})',
              'trained_on': 'T91 + BSD200 without their held-out tenth (@train), MATLAB bicubic',
              'selected_on': selected_on, 'step': step, 'recipe': config, 'train_seconds': round(wall_s)}
     model.name = extra['name']
@@ -67,6 +68,7 @@ def table(data: Path) -> list[dict]:
             scores = {s.name: (round(s.psnr, 2), round(s.ssim, 4)) for s in result.sets}
             row = {'model': 'bicubic' if isinstance(model, BicubicModel) else f'{model.config.preset}x{scale}',
                    'scale': scale, 'Set5': scores['Set5'], 'Set14': scores['Set14']}
+            if not isinstance(model, BicubicModel): row['label'] = model.config.name.rsplit(' x', 1)[0]   # 'SESR-M5', 'ESPCN'
             if not isinstance(model, BicubicModel):
                 cost = model.arch.complexity(model.config, (OUTPUT_HW[0] // scale, OUTPUT_HW[1] // scale), 1)
                 header = read_model_header(model_file(row['model']))
@@ -103,11 +105,13 @@ def render(rows: list[dict]) -> str:
 
 def efficiency_points(rows: list[dict], dataset: str = 'Set14') -> list[ModelPoint]:
     "Our measured x2 networks for the PSNR-vs-MACs plot: the shipped models and the zoo runs (zoo_results.json)."
-    points = [ModelPoint(f"SESR-{r['model'][:-2]} (ours)", r[dataset][0], r['gmacs_720p'] * 1e9, r['params'])
+    points = [ModelPoint(f"{r['label']} (ours)", r[dataset][0], r['gmacs_720p'] * 1e9, r['params'])
               for r in rows if r['scale'] == 2 and 'params' in r]
+    shipped = {r['label'] for r in rows if r['scale'] == 2 and 'label' in r}
     zoo = RESULTS / 'zoo_results.json'
     for run in (json.loads(zoo.read_text())['runs'] if zoo.exists() else []):
         if run['model'].startswith('SESR') or dataset not in run or not run['run'].endswith('_x2'): continue
+        if run['model'].split()[0] in shipped: continue   # shipped: already a point
         macs = run.get('GMACs 720p, deconv on HR grid') or run['GMACs 720p']   # the count the literature uses
         points.append(ModelPoint(f"{run['model'].split()[0]} (ours, {run['steps']} steps)", float(run[dataset].split('/')[0]),
                                  macs * 1e9, run['deploy params']))

@@ -8,6 +8,7 @@
 # SESR-M11 with the default initialisation stalled (run m11_x2: 35.09 dB Set5 after 5000 of 6000 steps; its residual
 # stream grows 3-6x through 11 blocks at init, nbs/02_models); m11_x2_b0 is the same run with every block starting as
 # the identity (block_init=0), its control being m11_x2 at equal steps of the same schedule.
+# x3 and x4 models start from the x2 run of the same preset (every layer but the last), as the official README intends.
 #   usage: nice -n 10 bash benchmarks/train_model_set.sh [RUNS_DIR]      (ONLY="m3_x2 m5_x4" ... runs a subset)
 set -euo pipefail
 RUNS=${1:-runs}
@@ -17,3 +18,8 @@ run m5_x2 3000 --arch M5 --scale 2
 run m5_x4 4000 --arch M5 --scale 4 --init-from "$RUNS/m5_x2"
 run m3_x2 4000 --arch M3 --scale 2
 run m11_x2_b0 6000 --arch "M11(block_init=0)" --scale 2
+run m3_x4 4000 --arch M3 --scale 4 --init-from "$RUNS/m3_x2"
+run m5_x3 3000 --arch M5 --scale 3 --init-from "$RUNS/m5_x2"
+run m11_x4 4000 --arch "M11(block_init=0)" --scale 4 --init-from "$RUNS/m11_x2_b0"
+run m3_x3 3000 --arch M3 --scale 3 --init-from "$RUNS/m3_x2"
+run m11_x3 3000 --arch "M11(block_init=0)" --scale 3 --init-from "$RUNS/m11_x2_b0"

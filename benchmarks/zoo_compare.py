@@ -1,0 +1,172 @@
+"""The efficient-SR zoo compared in one harness: every finished run's best checkpoint (chosen on BSD200@holdout by its
+training run), evaluated with the same protocol, counted with the same MAC counter and timed with the same harness.
+
+For each run: parameters (deployed), MACs for 360p -> 720p at x2 and 270p -> 1080p at x4 (`Architecture.complexity`,
+one MAC per multiply-accumulate of every convolution, transposed convolutions on the LR grid), Set5 / Set14 PSNR/SSIM
+(Y, crop = scale, `sesr_nb.evaluate`), and the time of one 1080p -> 4K frame on this CPU (x2: 1920x1080 in; x4: 960x540
+in, both 3840x2160 out): `model.forward` jitted on the whole frame, host float32 in and out, interleaved rounds after
+one warm-up call each, so a change of load hits every model alike. Published figures are listed beside ours with their
+source. Writes benchmarks/results/zoo_table.{md,json} and zoo_efficiency_x{2,4}.png (PSNR vs MACs).
+
+    python benchmarks/zoo_compare.py --runs /work/runs [--zoo /work/runs/zoo] [--rounds 3] [--no-timing]
+"""
+from __future__ import annotations
+import argparse, json, os, platform, statistics, sys, time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / 'results'
+SESR_RUNS = ('m3_x2', 'm5_x2', 'm11_x2_b0', 'm3_x4', 'm5_x4', 'm11_x4')
+LR_HW = {2: (360, 640), 3: (240, 427), 4: (270, 480)}       # x2: 360p -> 720p; x4: 270p -> 1080p (the issue's convention)
+FRAME_IN = {2: (1080, 1920), 3: (720, 1280), 4: (540, 960)}  # all -> 3840x2160
+# published Set5 / Set14 PSNR (Y) and where they come from; None: not published at that scale
+PUBLISHED = {
+    ('FSRCNN', 2): ((37.00, 32.63), 'Dong et al. ECCV 2016, as tabulated in CARN (ECCV 2018) Table 2; 91+100 images'),
+    ('FSRCNN', 4): ((30.72, 27.61), 'as tabulated by Mei et al. 2018 (arXiv 1810.01831); not cross-checked with the FSRCNN paper'),
+    ('ESPCN', 2): ((36.83, 32.40), 'as tabulated in SESR (MLSys 2022) Table 2; the ESPCN paper reports x3/x4 only'),
+    ('ESPCN', 4): (None, 'ESPCN paper: x4 on ImageNet-trained models only, not re-checked offline'),
+    ('SESR-M3', 2): ((37.21, 32.70), 'SESR (MLSys 2022) Table 2, 300 DIV2K epochs'),
+    ('SESR-M5', 2): ((37.39, 32.84), 'SESR (MLSys 2022) Table 2, 300 DIV2K epochs'),
+    ('SESR-M11', 2): ((37.58, 33.03), 'SESR (MLSys 2022) Table 2, 300 DIV2K epochs'),
+    ('ELSR', 4): (None, 'ELSR (arXiv 2208.14600) reports PSNR on the MAI 2022 video set (REDS), not Set5/Set14'),
+    ('SMSR', 2): (None, 'SMSR (CVPR 2021): 64 channels, DIV2K, 1000 epochs; its Set5/Set14 figures not re-checked offline'),
+}
+
+
+def discover(runs: Path, zoo: Path, extra: list[str]) -> dict[str, Path]:
+    "Finished runs to compare: the zoo folder's runs, the SESR model-set runs and NAME=DIR pairs from --run."
+    found = {}
+    if zoo.is_dir():
+        for d in sorted(zoo.iterdir()):
+            if (d / 'done').exists() and (d / 'config.json').exists(): found[d.name] = d
+    for name in SESR_RUNS:
+        if (runs / name / 'done').exists(): found[name] = runs / name
+    for item in extra:
+        name, _, folder = item.partition('=')
+        if not folder: sys.exit(f'--run takes NAME=DIR, got {item!r}')
+        found[name] = Path(folder)
+    return found
+
+
+def plots(rows: list[dict], folder: Path) -> None:
+    "PSNR-vs-MACs figures (11_viz's efficiency_figure) of the x2 rows (with the literature) and of the x4 rows."
+    from collections import Counter
+    from sesr_nb.viz import ModelPoint, efficiency_figure, literature_points, save_figure
+    names = Counter((r['model'], r['scale']) for r in rows)
+    for s, (lr, out) in {2: ('360p', '720p'), 4: ('270p', '1080p')}.items():
+        ours = [ModelPoint(f"{r['model']} ({r['run'] if names[(r['model'], s)] > 1 else 'ours'})", r['Set14_psnr'],
+                           r['gmacs'] * 1e9, r['params']) for r in rows if r['scale'] == s]
+        if not ours: continue
+        fig = efficiency_figure(ours, 'Set14', literature=literature_points('Set14') if s == 2 else [],
+                                title=f'x{s}: Set14 PSNR vs MACs ({lr}→{out}), one harness')
+        ax = fig.axes[0]
+        ax.set_ylabel(f'PSNR on Set14, x{s} (dB, Y)')
+        ax.set_xlabel(f'MACs for a {lr} → {out} frame (G, log scale)')
+        save_figure(fig, folder / f'zoo_efficiency_x{s}.png')
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--runs', type=Path, default=Path('runs'))
+    ap.add_argument('--zoo', type=Path, default=None, help='folder of the zoo runs (default RUNS/zoo)')
+    ap.add_argument('--run', action='append', default=[], help='another run folder or .npz model file to compare, NAME=PATH')
+    ap.add_argument('--data', type=Path, default=None, help='folder holding Set5/ and Set14/ (default $SESR_NB_DATA or ../shared/data)')
+    ap.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds')
+    ap.add_argument('--no-timing', action='store_true')
+    ap.add_argument('--out', type=Path, default=RESULTS / 'zoo_table')
+    ap.add_argument('--plot-only', action='store_true', help='redraw the plots from the JSON of an earlier run')
+    args = ap.parse_args(argv)
+    if args.plot_only:
+        plots(json.loads(args.out.with_suffix('.json').read_text())['rows'], args.out.parent)
+        return 0
+
+    import jax, jax.numpy as jnp, numpy as np
+    from tqdm.auto import tqdm
+    from sesr_nb.arch import model_color
+    from sesr_nb.checkpoint import load_train_params, load_trained, read_model_header
+    from sesr_nb.datasets import benchmark_data_dir, load_dataset
+    from sesr_nb.evaluate import evaluate_model
+    from sesr_nb.fileio import markdown_table, read_jsonl, write_json_atomic
+
+    data = args.data or benchmark_data_dir()
+    if data is None: sys.exit('Set5/Set14 not found: pass --data or set SESR_NB_DATA')
+    runs = discover(args.runs, args.zoo or args.runs / 'zoo', args.run)
+    if not runs: sys.exit(f'no finished run under {args.runs}')
+    rows, models = [], {}
+    for name, folder in tqdm(runs.items(), desc='evaluate', file=sys.stderr):
+        model = load_trained(folder)
+        arch, config = model.arch, model.config
+        if folder.suffix == '.npz':   # a model file (e.g. the SMSR study's short run): its recipe from the header
+            cfg, step = read_model_header(folder).get('recipe', {}), None
+        else: cfg, step = json.loads((folder / 'config.json').read_text()), load_train_params(folder)[3]
+        s = model.scale
+        cost = arch.complexity(config, LR_HW[s])
+        sets = {r.name: r for r in evaluate_model(model, [load_dataset(data / n, s) for n in ('Set5', 'Set14')], s).sets}
+        label = config.name.rsplit(' x', 1)[0] if config.preset != 'custom' else arch.name.upper()
+        published, source = PUBLISHED.get((label, s), (None, ''))
+        rows.append({'run': name, 'model': model.name if folder.suffix == '.npz' else config.name, 'arch': arch.name, 'scale': s, 'color': model_color(model),
+                     'steps': cfg.get('steps'), 'init_from': Path(cfg['init_from']).name if cfg.get('init_from') else None,
+                     'checkpoint_step': step, 'params': int(cost['deploy_params']),
+                     'gmacs': round(cost['macs'] / 1e9, 3), 'macs_lr': list(LR_HW[s]),
+                     **{f'{n}_psnr': round(sets[n].psnr, 3) for n in sets}, **{f'{n}_ssim': round(sets[n].ssim, 4) for n in sets},
+                     'published_set5': published and published[0], 'published_set14': published and published[1],
+                     'published_source': source})
+        models[name] = model
+
+    timing = {}
+    if not args.no_timing:
+        from PIL import Image
+        from skimage import data as skdata
+        photo = Image.fromarray(skdata.astronaut())
+        frames = {}
+        for s, (h, w) in FRAME_IN.items():
+            rgb = np.asarray(photo.resize((w, h), Image.BICUBIC), np.float32) / 255
+            y = (16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2])) / 255
+            frames[s] = {'y': y[None, :, :, None].astype(np.float32), 'rgb': rgb[None]}
+        calls = {name: (lambda m=m: np.asarray(m.forward(jnp.asarray(frames[m.scale][model_color(m)]))))
+                 for name, m in models.items()}
+        for call in tqdm(calls.values(), desc='warm-up', file=sys.stderr): call()
+        times = {name: [] for name in calls}
+        for _ in tqdm(range(args.rounds), desc='timing rounds', file=sys.stderr):
+            for name, call in calls.items():
+                t0 = time.perf_counter(); call(); times[name].append(time.perf_counter() - t0)
+        for row in rows:
+            t = times[row['run']]
+            row['ms_1080p_to_4k'] = round(1000 * statistics.median(t), 1)
+            timing[row['run']] = [round(1000 * v, 1) for v in t]
+
+    rows.sort(key=lambda r: (r['scale'], r['gmacs']))
+    show = lambda v, f='{:.2f}': '—' if v is None else f.format(v)
+    header = ['model', 'run', 'scale', 'input', 'params', 'GMACs (360p→720p / 270p→1080p)', 'steps',
+              'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM', 'ms 1080p→4K (this CPU)', 'published Set5 / Set14', 'source']
+    table = [[r['model'], r['run'], f"×{r['scale']}", r['color'].upper(), f"{r['params']:,}", f"{r['gmacs']:.2f}",
+              f"{r['steps']:,}" + (f" (from {r['init_from']})" if r['init_from'] else ''),
+              f"{r['Set5_psnr']:.2f} / {r['Set5_ssim']:.4f}", f"{r['Set14_psnr']:.2f} / {r['Set14_ssim']:.4f}",
+              show(r.get('ms_1080p_to_4k'), '{:,.0f}'),
+              f"{show(r['published_set5'])} / {show(r['published_set14'])}", r['published_source']] for r in rows]
+    bicubic = {}
+    from sesr_nb.arch import BicubicModel
+    for s in sorted({r['scale'] for r in rows}):
+        res = {x.name: x for x in evaluate_model(BicubicModel(s), [load_dataset(data / n, s) for n in ('Set5', 'Set14')], s).sets}
+        bicubic[s] = {n: round(res[n].psnr, 3) for n in res}
+        table.append(['bicubic', '—', f'×{s}', '—', '—', '—', '—', f"{bicubic[s]['Set5']:.2f}", f"{bicubic[s]['Set14']:.2f}",
+                      '—', '—', 'MATLAB-exact bicubic (sesr_nb.color)'])
+    load = os.getloadavg()[0]
+    text = ('# The efficient-SR zoo in one harness\n\nEvery model trained by `benchmarks/recipe.sh` on T91@train + BSD200@train '
+            '(batch 32, LR patch 64, AMSGrad 5e-4 cosine, L1; x4 runs start from the x2 run of the same model), the best '
+            'checkpoint chosen on BSD200@holdout; Set5/Set14 with the standard protocol (Y, crop = scale; RGB models on the '
+            'Y of their RGB output). Timing: one whole 1080p -> 4K frame per call, median of '
+            f'{args.rounds} interleaved rounds on {platform.processor() or platform.machine()} with '
+            f'{len(os.sched_getaffinity(0))} usable cores, load average {load:.1f} at the end (shared machine: compare '
+            'ratios, not absolute times).\n\n' + markdown_table(header, table) + '\n')
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix('.md').write_text(text)
+    write_json_atomic(args.out.with_suffix('.json'), {'rows': rows, 'bicubic': bicubic, 'timing_ms': timing,
+                                                      'load_average_end': round(load, 2), 'jax': jax.__version__})
+    print(text)
+    plots(rows, args.out.parent)
+    print(f'wrote {args.out}.md/.json and the efficiency plots', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
