@@ -468,4 +468,7 @@ ARCHITECTURE = Architecture(
     name='smsr', description='SMSR: sparse mask super-resolution (Wang et al., CVPR 2021)',
     presets=PRESETS, make_config=SMSRConfig, init=init_params, apply=_apply, deploy=deploy_params,
     deploy_apply=_deploy_apply, complexity=smsr_complexity, receptive_radius=smsr_receptive_radius,
-    forward_modes=('soft', 'dense'), scale_dependent=('tail',), default_preset='SMSR', color='rgb')
+    forward_modes=('soft', 'dense'), scale_dependent=('tail',), default_preset='SMSR', color='rgb',
+    own_training=('its masks need a Gumbel temperature and a sparsity weight that change with the step, which the '
+                  "generic step's loss(params, lr, hr) cannot see (it would train a dense network without sparsity); "
+                  'train it with sesr_nb.smsr.make_smsr_train_step, as benchmarks/smsr_study.py does'))

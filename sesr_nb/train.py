@@ -65,6 +65,8 @@ class TrainConfig:
         if self.val is None: self.val = ('div2k:validation',) if 'div2k' in self.data else ()
         self.val = tuple(self.val)
         arch, _ = self.network()  # validates the architecture preset and the scale
+        if arch.own_training:  # e.g. SMSR: a step-dependent Gumbel temperature and sparsity weight (03e_smsr)
+            raise ValueError(f'{arch.name} is not trained by `sesr_nb train`: {arch.own_training}')
         self.mode = self.mode or arch.forward_modes[0]
         if self.mode not in arch.forward_modes:
             raise ValueError(f'mode must be one of {arch.forward_modes} for {arch.name}, got {self.mode!r}')
