@@ -158,8 +158,12 @@ def test_dry_run_end_to_end(packed, tmp_path):
 
     # the held-out images are not trained on
     data = summary['data']
-    train_bsd = sorted(p.name for p in (Path(data['train'][1]) / 'HR').iterdir())
-    assert len(data['holdout']) == 1 and not set(data['holdout']) & set(train_bsd) and len(train_bsd) == 4
+    # (the project's one rule, sesr_nb.datasets.in_holdout, through the dataset specs BSD200@train / BSD200@holdout)
+    from sesr_nb.datasets import in_holdout, load_dataset
+    assert data['train'][1].endswith('BSD200@train') and data['val'][0].endswith('BSD200@holdout')
+    train_bsd = {Path(pair.name).stem for pair in load_dataset(data['train'][1], 2)}
+    held = {Path(name).stem for name in data['holdout']['BSD200']}
+    assert len(held) == 1 and all(in_holdout(n) for n in held) and not held & train_bsd and len(train_bsd) == 4
 
     # training: three runs, each packed with config, metrics, best + last checkpoint and a loadable model
     from sesr_nb.checkpoint import load_model_file
@@ -195,7 +199,7 @@ def test_dry_run_keeps_a_tiny_budget(tmp_path):
         assert stage['status'] in ('ok', 'warning', 'truncated', 'skipped'), (name, stage)
         if stage['status'] != 'skipped': assert stage['wall_s'] <= stage['budget_s'] + 8, (name, stage)
     assert summary['stages']['train']['status'] == 'skipped'
-    assert summary['data']['status'] == 'ok' and summary['data']['counts'] == {'T91': 3, 'BSD200_train': 4, 'BSD200_holdout': 1}
+    assert summary['data']['status'] == 'ok' and summary['data']['counts'] == {'T91_train': 3, 'T91_holdout': 0, 'BSD200_train': 4, 'BSD200_holdout': 1}
     assert wall < 12 + 15, wall   # the budget, plus the stragglers' kill grace and interpreter start-up
 
 
