@@ -17,9 +17,9 @@ from .fileio import write_bytes_atomic
 
 # %% auto #0
 __all__ = ['INSTALL_HINT', 'METADATA_KEY', 'DEFAULT_OPSET', 'ONNX_GRAPHS', 'DEFAULT_CALIBRATION', 'require_onnx',
-           'sesr_onnx_nodes', 'onnx_metadata', 'onnx_graph', 'numpy_tree', 'set_onnx_metadata', 'calibration_inputs',
-           'quantize_int8', 'export_onnx', 'available_cores', 'read_onnx_metadata', 'ExportedModel', 'OnnxModel',
-           'load_onnx_model']
+           'sesr_onnx_nodes', 'export_record', 'onnx_metadata', 'onnx_graph', 'numpy_tree', 'set_onnx_metadata',
+           'calibration_inputs', 'quantize_int8', 'export_onnx', 'available_cores', 'read_onnx_metadata',
+           'ExportedModel', 'OnnxModel', 'load_onnx_model']
 
 # %% ../nbs/20_onnx.ipynb #868a33a7
 INSTALL_HINT = 'pip install "sesr_nb[export]"'
@@ -71,11 +71,16 @@ def sesr_onnx_nodes(params: Mapping, config: Any, x: str, out: str) -> tuple[lis
 ONNX_GRAPHS = {'sesr': sesr_onnx_nodes}
 
 # %% ../nbs/20_onnx.ipynb #e68e6082
+def export_record(model: TrainedModel, fmt: str, int8: bool, in_layout: str, out_layout: str) -> dict:
+    """What an exported file (`fmt`: 'onnx', 'tflite') records about its network: architecture and configuration,
+    name, scale, receptive radius, int8 or not, and its input and output layouts (e.g. 'N x 1 x H x W')."""
+    return {'format': f'sesr_nb {fmt}', **model_record(model.arch, model.config), 'name': model.name,
+            'scale': model.scale, 'receptive_radius': model.receptive_radius, 'int8': bool(int8),
+            'input': f'y: float32 {in_layout}, Y/255 in [0, 1]', 'output': f'sr: float32 {out_layout} in [0, 1]'}
+
 def onnx_metadata(model: TrainedModel, int8: bool = False) -> dict:
     "What a .onnx file written by sesr_nb records about its network (stored as JSON under the key 'sesr_nb')."
-    return {'format': 'sesr_nb onnx', **model_record(model.arch, model.config), 'name': model.name,
-            'scale': model.scale, 'receptive_radius': model.receptive_radius, 'int8': bool(int8),
-            'input': 'y: float32 N x 1 x H x W, Y/255 in [0, 1]', 'output': 'sr: float32 N x 1 x sH x sW in [0, 1]'}
+    return export_record(model, 'onnx', int8, 'N x 1 x H x W', 'N x 1 x sH x sW')
 
 def onnx_graph(model: TrainedModel, opset: int = DEFAULT_OPSET):
     "The float32 ONNX ModelProto of `model`'s deployed network (dynamic N, H, W), checked with onnx.checker."

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .arch import TrainedModel, model_record
+from .arch import TrainedModel
 from .fileio import write_bytes_atomic
 from .onnx_export import (DEFAULT_CALIBRATION, INSTALL_HINT, ExportedModel, available_cores, calibration_inputs,
-                                 numpy_tree)
+                                 export_record, numpy_tree)
 from .quant import QuantConfig, QuantizedModel, calibrate, integer_model
 
 # %% auto #0
@@ -187,9 +187,7 @@ TFLITE_GRAPHS = {'sesr': sesr_tflite_graph}
 # %% ../nbs/22_tflite.ipynb #fbf0edf1
 def tflite_metadata(model: TrainedModel, int8: bool = False) -> dict:
     "What a .tflite file written by sesr_nb records about its network (JSON in the model metadata 'sesr_nb')."
-    return {'format': 'sesr_nb tflite', **model_record(model.arch, model.config), 'name': model.name,
-            'scale': model.scale, 'receptive_radius': model.receptive_radius, 'int8': bool(int8),
-            'input': 'y: float32 N x H x W x 1, Y/255 in [0, 1]', 'output': 'sr: float32 N x sH x sW x 1 in [0, 1]'}
+    return export_record(model, 'tflite', int8, 'N x H x W x 1', 'N x sH x sW x 1')
 
 def quantize_for_tflite(model: TrainedModel, calibration: Any = None) -> QuantizedModel:
     """`model` as a full-integer QuantizedModel (`QuantConfig(io=True)`): a QuantizedModel with io is returned as it
