@@ -4,16 +4,18 @@
 
 # %% ../nbs/05b_sampler.ipynb #06b8a7fd
 from __future__ import annotations
-import queue, threading
+import os, queue, threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 import numpy as np
-from .color import as_rgb, rgb_to_y_uint8
+from .color import as_rgb, bicubic_downscale, crop_to_multiple, imresize, rgb_to_y_uint8
 from .datasets import ImagePair, PairedDataset, map_pairs
 
 # %% auto #0
-__all__ = ['TrainingImages', 'training_images', 'Prefetcher', 'SamplerConfig', 'Batch', 'PatchSampler']
+__all__ = ['TrainingImages', 'check_scale_aug', 'scaled_copy', 'training_images', 'Prefetcher', 'SamplerConfig', 'Batch',
+           'PatchSampler']
 
 # %% ../nbs/05b_sampler.ipynb #28dc8f36
 @dataclass(frozen=True, eq=False)
@@ -32,11 +34,29 @@ class TrainingImages:
         "Bytes held by the cached planes."
         return sum(a.nbytes for a in self.lr_y + self.hr_y)
 
+def check_scale_aug(factors: Sequence[float]) -> tuple[float, ...]:
+    "The scale-augmentation factors as a tuple, each strictly between 0 and 1 and listed once."
+    factors = tuple(float(f) for f in factors)
+    bad = [f for f in factors if not 0 < f < 1]
+    if bad: raise ValueError(f'scale-augmentation factors must lie strictly between 0 and 1 (e.g. 0.9 0.8 0.7 0.6), got {bad}')
+    if len(set(factors)) != len(factors): raise ValueError(f'scale-augmentation factors repeat: {factors}')
+    return factors
+
+def scaled_copy(hr: np.ndarray, factor: float, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lr, hr) of `hr` first shrunk by `factor` (MATLAB bicubic, antialiased), then cropped to a multiple of `scale`
+    and degraded as the benchmarks are (`bicubic_downscale`): one more training example with the same content at a
+    finer pixel pitch."""
+    smaller = crop_to_multiple(imresize(hr, factor), scale)
+    return bicubic_downscale(smaller, scale), smaller
+
 def training_images(datasets: PairedDataset | Sequence[PairedDataset], lr_patch: int = 64, *,
-                    skip_bad: bool = False, num_threads: int | None = None, color: str = 'y') -> TrainingImages:
+                    skip_bad: bool = False, num_threads: int | None = None, color: str = 'y',
+                    scale_aug: Sequence[float] = ()) -> TrainingImages:
     """Decode every pair of `datasets` once into the uint8 cache — luma (`color='y'`) or RGB (`color='rgb'`, for RGB
-    networks); skip (with a warning) images smaller than `lr_patch`."""
+    networks); skip (with a warning) images smaller than `lr_patch`. Each factor of `scale_aug` adds a copy of every
+    image shrunk by it (`scaled_copy`; copies too small for the crop are left out without a warning)."""
     if color not in ('y', 'rgb'): raise ValueError(f"color must be 'y' or 'rgb', got {color!r}")
+    factors = check_scale_aug(scale_aug)
     datasets = [datasets] if isinstance(datasets, PairedDataset) else list(datasets)
     if not datasets: raise ValueError('training_images needs at least one dataset')
     scales = {d.scale for d in datasets}
@@ -53,6 +73,13 @@ def training_images(datasets: PairedDataset | Sequence[PairedDataset], lr_patch:
                                min_lr_size=lr_patch, num_threads=num_threads)
     skipped += [s for d in datasets for s in d.skipped]
     if not pairs: raise ValueError(f'no training image holds a {lr_patch}x{lr_patch} LR crop; use larger images or a smaller lr_patch')
+    if factors:
+        def shrink(job) -> ImagePair:
+            pair, factor = job
+            return ImagePair(f'{pair.name}@{factor:g}', *scaled_copy(pair.hr, factor, scale))
+        with ThreadPoolExecutor(max_workers=num_threads or min(8, os.cpu_count() or 1)) as pool:
+            copies = list(pool.map(shrink, [(pair, f) for pair in pairs for f in factors]))
+        pairs = pairs + [c for c in copies if min(c.lr.shape[:2]) >= lr_patch]
     return TrainingImages(scale, tuple(p.name for p in pairs), tuple(p.lr for p in pairs),
                           tuple(p.hr for p in pairs), tuple(skipped), color)
 

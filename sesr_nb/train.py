@@ -24,14 +24,16 @@ from .datasets import load_dataset
 from .distributed import add_distributed_args, initialize_from_args, is_primary
 from .evaluate import evaluate_model
 from .fileio import append_jsonl, read_jsonl, write_json_atomic
-from .sampler import PatchSampler, SamplerConfig, training_images
+from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_images
 
 # %% auto #0
-__all__ = ['TrainConfig', 'TrainState', 'make_optimizer', 'data_mesh', 'pixel_loss_fn', 'l1_loss_fn', 'make_train_step',
-           'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate', 'config_changes', 'train',
-           'add_train_args', 'train_command']
+__all__ = ['SCHEDULES', 'TrainConfig', 'TrainState', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'pixel_loss_fn',
+           'l1_loss_fn', 'make_train_step', 'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate',
+           'config_changes', 'train', 'tx_rate', 'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
+SCHEDULES = ('constant', 'cosine', 'tail')
+
 @dataclass
 class TrainConfig:
     "Everything that defines a training run (the defaults are the paper's recipe for DIV2K ×2)."
@@ -42,12 +44,20 @@ class TrainConfig:
                                          'div2k:validation when training on div2k, else none; --val alone: none)',
                                          nargs='*', metavar='SET')
     epochs: int = option(300, 'epochs over the training images')
-    steps: int | None = option(None, 'total optimiser steps (overrides --epochs)')
+    steps: int | None = option(None, 'total optimiser steps (overrides --epochs); with --plateau, the most steps')
     batch_size: int = option(32, 'patches per step, over all devices and hosts')
     lr_patch: int = option(64, 'LR patch side (the HR patch is scale times this)')
     patches_per_image: int = option(64, 'random patches per image per epoch')
+    scale_aug: tuple[float, ...] = option((), 'scale augmentation: add every training image shrunk by these factors, '
+                                          'e.g. 0.9 0.8 0.7 0.6 (FSRCNN, VDSR)', metavar='FACTOR')
     learning_rate: float = option(5e-4, 'learning rate (paper 5e-4, official code 2e-4)', flags=('--lr', '--learning-rate'))
-    schedule: str = option('constant', 'learning-rate schedule (paper: constant)', choices=('constant', 'cosine'))
+    schedule: str = option('constant', 'learning-rate schedule: constant (paper), cosine to 0 over the run, or tail '
+                           '(constant, then a cosine decay to 0 over the last --tail-steps)', choices=SCHEDULES)
+    tail_steps: int | None = option(None, 'length of the final decay of --schedule tail (default: a fifth of the run)')
+    plateau: int = option(0, 'plateau rule: once the first validation set has not improved by --plateau-delta dB for '
+                          'this many steps, start the tail (--schedule tail) or stop; 0: off')
+    plateau_delta: float = option(0.02, 'improvement in dB that resets the plateau count')
+    min_steps: int = option(0, 'the plateau rule waits for this many steps')
     adam_eps: float = option(1e-7, "AMSGrad epsilon (Keras' default)")
     loss: str = option('l1', 'pixel loss: l1 (paper) or l2 (the mean squared error PSNR measures; e.g. a fine-tune stage)',
                        choices=('l1', 'l2'))
@@ -64,6 +74,7 @@ class TrainConfig:
         self.data = tuple(self.data)
         if self.val is None: self.val = ('div2k:validation',) if 'div2k' in self.data else ()
         self.val = tuple(self.val)
+        self.scale_aug = check_scale_aug(self.scale_aug)
         arch, _ = self.network()  # validates the architecture preset and the scale
         if arch.own_training:  # e.g. SMSR: a step-dependent Gumbel temperature and sparsity weight (03e_smsr)
             raise ValueError(f'{arch.name} is not trained by `sesr_nb train`: {arch.own_training}')
@@ -73,10 +84,18 @@ class TrainConfig:
         if self.compute_dtype not in ('float32', 'bfloat16'):
             raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {self.compute_dtype!r}")
         if self.loss not in ('l1', 'l2'): raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
-        if self.schedule not in ('constant', 'cosine'): raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         for name in ('epochs', 'batch_size', 'lr_patch', 'patches_per_image', 'log_every', 'keep'):
             if getattr(self, name) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        for name in ('plateau', 'min_steps'):
+            if getattr(self, name) < 0: raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
         if self.steps is not None and self.steps < 1: raise ValueError(f'steps must be >= 1, got {self.steps}')
+        if self.tail_steps is not None and self.tail_steps < 1: raise ValueError(f'tail_steps must be >= 1, got {self.tail_steps}')
+        if self.tail_steps is not None and self.schedule != 'tail':
+            raise ValueError(f'tail_steps applies to --schedule tail, not {self.schedule}')
+        if self.plateau and not self.val:
+            raise ValueError('the plateau rule watches the first validation set: give --val SET')
+        if self.plateau_delta < 0: raise ValueError(f'plateau_delta must be >= 0, got {self.plateau_delta}')
         if not self.data: raise ValueError('at least one training dataset is needed (data=...)')
 
     def network(self) -> tuple[Any, Any]:
@@ -94,10 +113,34 @@ class TrainState:
     opt_state: Any
 
 def make_optimizer(cfg: TrainConfig, total_steps: int | None = None) -> optax.GradientTransformation:
-    "AMSGrad with the run's learning rate (constant, or cosine-decayed to 0 over `total_steps`)."
+    """AMSGrad with the run's learning rate: constant, or cosine-decayed to 0 over `total_steps`. Under
+    `schedule='tail'` the rate here is the constant base; the loop multiplies each update by `tail_rate`."""
     lr = cfg.learning_rate
     if cfg.schedule == 'cosine': lr = optax.cosine_decay_schedule(cfg.learning_rate, max(1, total_steps or 1))
     return optax.amsgrad(lr, eps=cfg.adam_eps)
+
+def tail_rate(step: int, tail_start: int | None, tail_steps: int) -> float:
+    """Factor on the base learning rate of the update made at `step` (0-based) under `schedule='tail'`: 1 before
+    `tail_start` (None: not started), then $\\frac{1}{2}(1 + \\cos \\pi t/T)$ with $t$ = step − tail_start, T = `tail_steps`."""
+    if tail_start is None or step < tail_start: return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - tail_start) / tail_steps)))
+
+@dataclass
+class PlateauWatch:
+    """The plateau rule on a validation curve: `reached` once the score has not risen `delta` above its reference for
+    `patience` steps (and not before `min_steps`); the reference moves to every score that beats it by `delta`."""
+    patience: int
+    delta: float = 0.02
+    min_steps: int = 0
+    best: float = -math.inf
+    best_step: int = 0
+
+    def update(self, step: int, score: float) -> bool:
+        "Record the validation `score` at `step`; whether the plateau is reached."
+        if score >= self.best + self.delta: self.best, self.best_step = float(score), int(step)
+        return bool(self.patience) and step >= self.min_steps and step - self.best_step >= self.patience
+
+    def state(self) -> dict: return {'best': None if self.best == -math.inf else self.best, 'best_step': self.best_step}
 
 def data_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
     "A one-axis ('data') mesh over `devices` (default: all devices)."
@@ -122,23 +165,27 @@ def l1_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32):
 
 def make_train_step(config: Any, tx: optax.GradientTransformation, mode: str | None = None,
                     compute_dtype=jnp.float32, mesh: jax.sharding.Mesh | None = None, loss_fn=None):
-    "The jitted `train_step(state, lr, hr) -> (state, metrics)`, data-parallel over `mesh`, state donated."
+    """The jitted `train_step(state, lr, hr, rate=1.0) -> (state, metrics)`, data-parallel over `mesh`, state donated;
+    `rate` multiplies the update (the loop's per-step learning-rate factor, e.g. `tail_rate`)."""
     mesh = mesh or data_mesh()
     loss_fn = loss_fn or l1_loss_fn(config, mode, compute_dtype)  # e.g. a masked or distillation loss(params, lr, hr)
 
-    def local_step(state: TrainState, lr, hr):
+    def local_step(state: TrainState, lr, hr, rate):
         loss, grads = jax.value_and_grad(loss_fn)(state.params, lr, hr)
         loss, grads = jax.lax.pmean((loss, grads), 'data')
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        updates = jax.tree.map(lambda u: (rate * u).astype(u.dtype), updates)
         new = TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state)
         finite = jnp.isfinite(loss) & jnp.all(jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
         return new, {'loss': loss, 'grad_norm': optax.global_norm(grads), 'finite': finite}
 
     # check_vma=False: the native convolutions are FFI calls, whose outputs carry no varying-axes annotation
-    step = jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P('data'), P('data')), out_specs=(P(), P()),
-                         check_vma=False)
-    return jax.jit(step, donate_argnums=0)
+    step = jax.jit(jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P('data'), P('data'), P()), out_specs=(P(), P()),
+                                 check_vma=False), donate_argnums=0)
+    def train_step(state: TrainState, lr, hr, rate: float = 1.0):
+        return step(state, lr, hr, jnp.float32(rate))
+    return train_step
 
 # %% ../nbs/09_train.ipynb #a3e36479
 def shard_batch(mesh: jax.sharding.Mesh, array: np.ndarray) -> jax.Array:
@@ -240,7 +287,7 @@ def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, manager, overr
 def _sampler(cfg: TrainConfig) -> PatchSampler:
     "The run's training patch sampler: luma patches, or RGB ones when the architecture is an RGB network."
     sets = [load_dataset(spec, cfg.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
-    images = training_images(sets, cfg.lr_patch, color=cfg.network()[0].color)
+    images = training_images(sets, cfg.lr_patch, color=cfg.network()[0].color, scale_aug=cfg.scale_aug)
     sampler_fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(SamplerConfig) if hasattr(cfg, f.name)}
     return PatchSampler(images, SamplerConfig(**sampler_fields))
 
@@ -277,30 +324,42 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     val_every = cfg.val_every or per_epoch
     tx = make_optimizer(cfg, total)
     state = initial_state(cfg, tx)
+    # the schedule's own state: where the tail started (None: not yet) and the plateau rule's reference point
+    tail_steps = min(total, cfg.tail_steps or max(1, round(total / 5))) if cfg.schedule == 'tail' else 0
+    watch, tail_start, stopped_at = PlateauWatch(cfg.plateau, cfg.plateau_delta, cfg.min_steps), None, None
     if resume and manager.latest_step() is not None:
         restored = restore_checkpoint(manager, manager.latest_step(), {'params': state.params, 'opt_state': state.opt_state})
         state = TrainState(jnp.asarray(restored['meta']['step'], jnp.int32), restored['params'], restored['opt_state'])
+        schedule_state = restored['meta'].get('schedule', {})
+        tail_start, stopped_at = schedule_state.get('tail_start'), schedule_state.get('stopped_at')
+        if schedule_state.get('plateau', {}).get('best') is not None:
+            watch.best, watch.best_step = schedule_state['plateau']['best'], schedule_state['plateau']['best_step']
+    if cfg.schedule == 'tail' and tail_start is None: tail_start = total - tail_steps
+    end = lambda: stopped_at if stopped_at is not None else min(total, tail_start + tail_steps) if cfg.schedule == 'tail' else total
+    stopped = None   # why the run ended before `total`, if it did
     # through host memory: restored arrays sit on this process's device, which device_put cannot move onto a mesh
     # that spans other processes' devices
     state = jax.device_put(jax.device_get(state), NamedSharding(mesh, P()))
     step = int(state.step)
-    if step >= total: return _summary(workdir, step, None, manager)
+    if step >= end(): return _summary(workdir, step, None, manager)
 
     loss_fn = pixel_loss_fn(config, cfg.mode, jnp.dtype(cfg.compute_dtype), cfg.loss)
     train_step = make_train_step(config, tx, cfg.mode, jnp.dtype(cfg.compute_dtype), mesh, loss_fn)
     network = model_record(arch, config)
-    meta = lambda s: {'step': s, 'epoch': s / per_epoch, 'arch': network['arch'], 'model': network['config'], 'train': cfg.to_dict()}
+    meta = lambda s: {'step': s, 'epoch': s / per_epoch, 'arch': network['arch'], 'model': network['config'], 'train': cfg.to_dict(),
+                      'schedule': {'tail_start': tail_start, 'stopped_at': stopped_at, 'plateau': watch.state()}}
     last_val, pending, t_log, step_log = None, [], time.perf_counter(), step
     epoch0, batch0 = divmod(step, per_epoch)
-    bar = tqdm(total=total, initial=step, desc=f'train {config.name}', unit='step', disable=not progress or not primary,
+    bar = tqdm(total=end(), initial=step, desc=f'train {config.name}', unit='step', disable=not progress or not primary,
                dynamic_ncols=True, file=sys.stderr)
     try:
         with sampler.stream(epoch0, batch0, math.ceil(total / per_epoch) - epoch0) as stream:
             for batch in stream:
-                state, metrics = train_step(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr))
+                rate = tail_rate(step, tail_start, tail_steps) if cfg.schedule == 'tail' else 1.0
+                state, metrics = train_step(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr), rate)
                 pending.append(metrics)
                 step += 1
-                at_val, at_end = step % val_every == 0, step == total
+                at_val, at_end = step % val_every == 0, step >= end()
                 if step % cfg.log_every == 0 or at_val or at_end:
                     fetched = jax.device_get(pending)
                     pending = []
@@ -314,11 +373,14 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
                         raise RuntimeError(f"training diverged at step {record['step']}: the loss or a gradient is not "
                                            f"finite (the update was discarded); {where}.")
                     now = time.perf_counter()
-                    rate = (step - step_log) / (now - t_log)
+                    steps_per_sec = (step - step_log) / (now - t_log)
                     record = {'step': step, 'epoch': round(step / per_epoch, 4), 'loss': float(fetched[-1]['loss']),
                               'loss_mean': float(np.mean([m['loss'] for m in fetched])),
-                              'grad_norm': float(fetched[-1]['grad_norm']), 'steps_per_sec': round(rate, 3),
-                              'patches_per_sec': round(rate * cfg.batch_size, 1)}
+                              'grad_norm': float(fetched[-1]['grad_norm']), 'steps_per_sec': round(steps_per_sec, 3),
+                              'patches_per_sec': round(steps_per_sec * cfg.batch_size, 1)}
+                    if cfg.schedule != 'constant':
+                        record['learning_rate'] = (cfg.learning_rate * tail_rate(step - 1, tail_start, tail_steps)
+                                                   if cfg.schedule == 'tail' else float(tx_rate(cfg, total, step - 1)))
                     log(record)
                     t_log, step_log = now, step
                     bar.set_postfix(loss=f"{record['loss_mean']:.4f}", **({'val_psnr': f'{last_val:.2f}'} if last_val else {}))
@@ -327,7 +389,18 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
                     val = validate(state.params, config, val_sets) if val_sets else {}
                     if val:
                         last_val = val['val_psnr']
+                        plateau = watch.update(step, last_val)
                         log({'step': step, 'epoch': round(step / per_epoch, 4), **val})
+                        if plateau and not at_end and (cfg.schedule != 'tail' or step < tail_start):
+                            if cfg.schedule == 'tail':  # the decay starts now instead of at the fixed point
+                                tail_start = step
+                                log({'step': step, 'event': f'plateau: the tail of {tail_steps} steps starts '
+                                     f'(no gain of {cfg.plateau_delta} dB since step {watch.best_step})'})
+                                bar.total = end()
+                            else:
+                                stopped = f'plateau: no gain of {cfg.plateau_delta} dB since step {watch.best_step}'
+                                log({'step': step, 'event': stopped})
+                                stopped_at, at_end = step, True
                     save_checkpoint(manager, step, state.params, state.opt_state, meta(step),
                                     {'val_psnr': val['val_psnr']} if val else None)
                     t_log = time.perf_counter()  # validation time is not training time
@@ -335,8 +408,15 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     finally:
         bar.close()
     summary = _summary(workdir, step, last_val, manager)
+    if stopped: summary['stopped'] = stopped
+    if cfg.schedule == 'tail': summary['tail_start'] = tail_start
     if primary: _write_curves(workdir)
     return summary
+
+def tx_rate(cfg: TrainConfig, total: int, step: int) -> float:
+    "The learning rate of update `step` under the run's optax schedule (constant or cosine)."
+    if cfg.schedule == 'cosine': return float(optax.cosine_decay_schedule(cfg.learning_rate, max(1, total))(step))
+    return cfg.learning_rate
 
 def _summary(workdir: Path, step: int, last_val: float | None, manager) -> dict:
     "What a finished run reports."
