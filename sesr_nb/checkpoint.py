@@ -173,6 +173,8 @@ def load_model_file(path: str | os.PathLike, header_only: bool = False) -> Train
     _check_shapes(path, arch, config, params)
     model = TrainedModel(arch, config, params, header.get('name'))
     model.check_finite(str(path))
+    if 'int8' in header:   # an int8 model file: the native int8 kernels run it (23_int8)
+        return importlib.import_module('sesr_nb.int8').int8_model_from_record(model, header['int8'], str(path))
     return model
 
 # %% ../nbs/08_checkpoint.ipynb #c99ec8a8

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_export.ipynb #406d8f98
 from __future__ import annotations
-import argparse, os
+import argparse, importlib, os
 from pathlib import Path
 
 import jax
@@ -17,6 +17,7 @@ from .checkpoint import load_model, save_model_file
 from .cli import CommandOutput
 from .fileio import write_bytes_atomic
 from .onnx_export import DEFAULT_CALIBRATION, export_onnx
+from .quant import QuantizedModel
 from .tflite_export import export_tflite
 
 # %% auto #0
@@ -33,29 +34,32 @@ def export_stablehlo(model: TrainedModel, platforms: tuple[str, ...] = ('cpu', '
     return bytes(exported.serialize())
 
 # %% ../nbs/15_export.ipynb #57139f14
-EXPORT_FORMATS = {'.npz': 'weights and config (sesr_nb model file)', '.stablehlo': 'portable jax.export program',
+EXPORT_FORMATS = {'.npz': 'weights and config (sesr_nb model file; int8 with --int8: native int8 kernels)', '.stablehlo': 'portable jax.export program',
                   '.onnx': 'ONNX graph (onnxruntime; int8 QDQ with --int8)',
                   '.tflite': 'TFLite flatbuffer (LiteRT; full-integer int8 with --int8)'}
-QUANTISABLE = ('.onnx', '.tflite')
+QUANTISABLE = ('.npz', '.onnx', '.tflite')
 
 def export_model(model: TrainedModel, out: str | os.PathLike, overwrite: bool = False, *, int8: bool = False,
                  calibration=None) -> dict:
-    "Export `model` to `out` (.npz, .stablehlo, .onnx or .tflite, chosen by the suffix; `int8`/`calibration`: ONNX and TFLite only); returns a summary."
+    "Export `model` to `out` (.npz, .stablehlo, .onnx or .tflite, chosen by the suffix; `int8`/`calibration`: .npz, ONNX and TFLite); returns a summary."
     out = Path(out)
     if not isinstance(model, TrainedModel):
         raise ValueError(f'{model.name} has no network weights to export; export a trained model or a pretrained one')
     if out.suffix not in EXPORT_FORMATS:
         raise ValueError(f'unknown export format {out.suffix!r}: name the output *.npz, *.stablehlo, *.onnx or *.tflite')
     if (int8 or calibration is not None) and out.suffix not in QUANTISABLE:
-        raise ValueError(f'int8 quantisation and calibration images apply to ONNX and TFLite export only: name the output *.onnx or *.tflite, '
+        raise ValueError(f'int8 quantisation and calibration images apply to .npz, ONNX and TFLite export only: name the output *.npz, *.onnx or *.tflite, '
                          f'not {out.name}')
     if out.exists() and not overwrite: raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
-    if out.suffix == '.npz': save_model_file(out, model)
+    if out.suffix == '.npz' and (int8 or isinstance(model, QuantizedModel)):   # an int8 model file (23_int8)
+        if calibration is not None and not int8: raise ValueError('calibration images are only used for int8 export: pass --int8')
+        importlib.import_module('sesr_nb.int8').export_int8(model, out, calibration)
+    elif out.suffix == '.npz': save_model_file(out, model)
     elif out.suffix == '.onnx': export_onnx(model, out, int8=int8, calibration=calibration)
     elif out.suffix == '.tflite': export_tflite(model, out, int8=int8, calibration=calibration)
     else: write_bytes_atomic(out, export_stablehlo(model))
     return {'model': model.name, 'scale': model.scale, 'output': str(out), 'format': EXPORT_FORMATS[out.suffix],
-            'int8': bool(int8), 'bytes': out.stat().st_size,
+            'int8': bool(int8 or isinstance(model, QuantizedModel)), 'bytes': out.stat().st_size,
             'parameters': int(sum(np.size(v) for v in jax.tree.leaves(model.params)))}
 
 # %% ../nbs/15_export.ipynb #20f63051
@@ -65,7 +69,7 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', required=True, help='output file: *.npz (weights), *.stablehlo (portable program), *.onnx (ONNX graph) or *.tflite (LiteRT)')
     parser.add_argument('--scale', type=int, default=None, help='check that the model has this scale')
     parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: best, else latest)')
-    parser.add_argument('--int8', action='store_true', help='ONNX and TFLite: quantise to int8 (per-channel weights; ONNX QDQ, TFLite full-integer)')
+    parser.add_argument('--int8', action='store_true', help='quantise to int8 (per-channel weights): .npz for the native int8 kernels, ONNX QDQ, TFLite full-integer')
     parser.add_argument('--calibration', default=None, metavar='FOLDER_OR_SPEC',
                         help=f'--int8: images whose LR crops calibrate the activation ranges, a folder or dataset '
                              f'spec such as ../shared/data/T91@train (default: {DEFAULT_CALIBRATION}, bundled)')

@@ -24,8 +24,8 @@ from .train import TrainConfig, TrainState, data_mesh, make_optimizer, make_trai
 # %% auto #0
 __all__ = ['QuantConfig', 'exact_div', 'weight_scale', 'quantize_weight', 'fake_quant_weight', 'act_qparams', 'quantize_act',
            'fake_quant_act', 'conv_layers', 'deploy_graph', 'activation_ranges', 'activation_qparams', 'quant_apply',
-           'calibrate', 'calibration_patches', 'QuantizedModel', 'quantize_ptq', 'integer_model', 'integer_forward',
-           'qat_loss_fn', 'training_sampler', 'finetune', 'qat_finetune']
+           'calibrate', 'calibration_patches', 'calibrate_crops', 'QuantizedModel', 'quantize_ptq', 'integer_model',
+           'integer_forward', 'qat_loss_fn', 'training_sampler', 'finetune', 'qat_finetune']
 
 # %% ../nbs/19_quant.ipynb #b9ebdded
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def weight_scale(w: jax.Array, qmax: int = 127) -> jax.Array:
     absmax = jnp.max(jnp.abs(w), axis=tuple(range(w.ndim - 1)))
     return jnp.where(absmax > 0, exact_div(absmax, qmax), 1.0).astype(w.dtype)
 
+@partial(jax.jit, static_argnames='qmax')   # one compile per kernel shape (eagerly, every op of it compiles)
 def quantize_weight(w: jax.Array, qmax: int = 127) -> tuple[jax.Array, jax.Array]:
     "(integer codes as int32, per-channel scale) of an HWIO kernel: round-half-to-even of w/scale, zero point 0."
     scale = weight_scale(w, qmax)
@@ -191,6 +192,14 @@ def calibration_patches(datasets: Sequence, count: int = 256, lr_patch: int = 64
     sampler = PatchSampler(images, SamplerConfig(lr_patch=lr_patch, patches_per_image=max(1, math.ceil(count / len(images))),
                                                  batch_size=count, seed=seed, augment=False))
     return sampler.batch(0, 0).lr
+
+def calibrate_crops(model_or_params, crops: Sequence[np.ndarray]) -> dict:
+    """MinMax ranges over LR crops of different sizes, each NCHW (1, 1, h, w) as `calibration_inputs` (`20_onnx`) makes
+    them: `calibrate` crop by crop, then the extremes over all crops."""
+    if not len(crops): raise ValueError('calibrate_crops needs at least one crop')
+    specs = [calibrate(model_or_params, np.asarray(x, np.float32).transpose(0, 2, 3, 1)) for x in crops]
+    return {layer: {role: np.array([min(s[layer][role][0] for s in specs), max(s[layer][role][1] for s in specs)],
+                                   np.float32) for role in specs[0][layer]} for layer in specs[0]}
 
 # %% ../nbs/19_quant.ipynb #a03f7b59
 _quant_forward = jax.jit(quant_apply, static_argnums=3)  # one compile per input shape for all quantised networks
