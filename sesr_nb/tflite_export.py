@@ -15,12 +15,12 @@ from .arch import TrainedModel
 from .fileio import write_bytes_atomic
 from .onnx_export import (DEFAULT_CALIBRATION, INSTALL_HINT, ExportedModel, available_cores, calibration_inputs,
                                  export_record, numpy_tree)
-from .quant import QuantConfig, QuantizedModel, calibrate, integer_model
+from .quant import QuantConfig, QuantizedModel, calibrate_crops, integer_model
 
 # %% auto #0
 __all__ = ['TFLITE_METADATA', 'TFLITE_GRAPHS', 'require_litert', 'TFLiteGraph', 'prelu_alpha_int8', 'sesr_tflite_graph',
            'tflite_metadata', 'quantize_for_tflite', 'tflite_bytes', 'export_tflite', 'read_tflite_metadata',
-           'TFLiteModel', 'load_tflite_model']
+           'TFLiteModel', 'xnnpack_partitions', 'load_tflite_model']
 
 # %% ../nbs/22_tflite.ipynb #4828b316
 TFLITE_METADATA = 'sesr_nb'   # name of the model metadata entry holding our JSON record
@@ -103,9 +103,13 @@ def prelu_alpha_int8(slope: np.ndarray) -> tuple[np.ndarray, np.float32]:
     scale = np.float32(np.max(np.abs(slope)) / 127) if np.any(slope) else np.float32(1.0)
     return np.clip(np.round(slope / scale), -127, 127).astype(np.int8), scale
 
-def sesr_tflite_graph(params: Mapping, config: Any, imodel: Mapping | None = None) -> tuple[TFLiteGraph, int, int]:
+def sesr_tflite_graph(params: Mapping, config: Any, imodel: Mapping | None = None,
+                      int8_prelu: str = 'xnnpack') -> tuple[TFLiteGraph, int, int]:
     """(graph, input tensor, output tensor) of the collapsed SESR network `params`: float32, or int8 with the
-    quantisation of `imodel` (`integer_model` of a `QuantizedModel` with `QuantConfig(io=True)`)."""
+    quantisation of `imodel` (`integer_model` of a `QuantizedModel` with `QuantConfig(io=True)`). `int8_prelu`: 'xnnpack'
+    writes each int8 PReLU as relu(z) + alpha * (z - relu(z)) in operators XNNPACK delegates (one partition), 'op' as
+    TFLite's PRELU operator (which XNNPACK does not take in int8)."""
+    if int8_prelu not in ('xnnpack', 'op'): raise ValueError(f"int8_prelu must be 'xnnpack' or 'op', got {int8_prelu!r}")
     g, q8 = TFLiteGraph(), imodel is not None
     S, dyn = g.schema, [-1, -1, -1]
     act_type = 'int8' if q8 else 'float32'
@@ -139,12 +143,36 @@ def sesr_tflite_graph(params: Mapping, config: Any, imodel: Mapping | None = Non
         return out
     def prelu(j, z, quant):
         slope = np.asarray(params[f'prelu{j}']['slope'], np.float32).reshape(1, 1, -1)
+        if q8 and int8_prelu == 'xnnpack': return prelu_xnnpack(j, z, slope, quant)
         if q8:
             codes, scale = prelu_alpha_int8(slope)
             alpha = g.tensor(f'prelu{j}.alpha', slope.shape, 'int8', codes, (scale, 0))
         else: alpha = g.tensor(f'prelu{j}.alpha', slope.shape, 'float32', slope)
         out = activation(f'prelu{j}', slope.shape[-1], quant)
         g.op('PRELU', [z, alpha], [out])
+        return out
+    def prelu_xnnpack(j, z, slope, quant):
+        # int8 PReLU(z) = r + alpha * (z - r), r = relu(z), in operators XNNPACK delegates in int8 (it has no int8
+        # PRELU): a 1x1 depthwise conv with weight 1 (scale 1) and a fused RELU gives r on z's grid exactly, z - r too;
+        # alpha (PRELU's int8 grid) times z - r is rounded to the output's grid, and so is r when it is added: at every
+        # element one of the two is 0 (exact), so each output is rounded once, as by the PRELU operator.
+        c, z_quant = slope.shape[-1], qp(f'block{j}', 'out')
+        ones = np.ones(c, np.float32)
+        kernel = g.tensor(f'prelu{j}.one', [1, 1, 1, c], 'int8', np.ones((1, 1, 1, c)), (ones, np.zeros(c, np.int64), 3))
+        zero = g.tensor(f'prelu{j}.zero', [c], 'int32', np.zeros(c), (z_quant[0] * ones, np.zeros(c, np.int64), 0))
+        relu = activation(f'prelu{j}.relu', c, z_quant)
+        options = S.DepthwiseConv2DOptionsT()
+        options.padding, options.strideW, options.strideH, options.depthMultiplier = S.Padding.SAME, 1, 1, 1
+        options.fusedActivationFunction = S.ActivationFunctionType.RELU
+        g.op('DEPTHWISE_CONV_2D', [z, kernel, zero], [relu], options)
+        negative = activation(f'prelu{j}.negative', c, z_quant)
+        g.op('SUB', [z, relu], [negative], S.SubOptionsT())
+        codes, scale = prelu_alpha_int8(slope)
+        scaled = activation(f'prelu{j}.scaled', c, quant)
+        g.op('MUL', [negative, g.tensor(f'prelu{j}.alpha', [c], 'int8', codes.reshape(c), (scale, 0))], [scaled],
+             S.MulOptionsT())
+        out = activation(f'prelu{j}', c, quant)
+        g.op('ADD', [relu, scaled], [out], S.AddOptionsT())
         return out
     def add(name, a, b, channels, quant):
         out = activation(name, channels, quant)
@@ -198,9 +226,7 @@ def quantize_for_tflite(model: TrainedModel, calibration: Any = None) -> Quantiz
                              'and activations with the input and the residual sum quantised too: QuantConfig(io=True)')
         return model
     inputs = calibration_inputs(DEFAULT_CALIBRATION if calibration is None else calibration, model.scale)
-    specs = [calibrate(model.params, x.transpose(0, 2, 3, 1)) for x in inputs]   # crops differ in size: one by one
-    spec = {layer: {role: np.array([min(s[layer][role][0] for s in specs), max(s[layer][role][1] for s in specs)],
-                                   np.float32) for role in specs[0][layer]} for layer in specs[0]}
+    spec = calibrate_crops(model.params, inputs)
     return QuantizedModel(model.arch, model.config, model.params, spec, QuantConfig(io=True), f'{model.name} w8a8')
 
 def tflite_bytes(model: TrainedModel, *, int8: bool = False, calibration: Any = None) -> bytes:
@@ -276,6 +302,12 @@ class TFLiteModel(ExportedModel):
             self.interpreter.set_tensor(self.input_index, x)
             self.interpreter.invoke()
             return np.array(self.interpreter.get_tensor(self.output_index))
+
+def xnnpack_partitions(interpreter) -> int:
+    """How many XNNPACK delegate partitions a LiteRT interpreter made of its graph (1: the whole graph runs in XNNPACK);
+    it allocates the interpreter's tensors (the delegate is applied then), so not while another thread runs it."""
+    interpreter.allocate_tensors()
+    return sum(op['op_name'] == 'DELEGATE' for op in interpreter._get_ops_details())
 
 def load_tflite_model(path: str | os.PathLike, scale: int | None = None, threads: int | None = None) -> TFLiteModel:
     "A `TFLiteModel` from a .tflite file written by `export_tflite`; `scale` (optional) is checked."
