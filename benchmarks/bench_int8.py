@@ -1,0 +1,196 @@
+"""Native int8 inference against the float kernels and the other runtimes: SESR-M3 x2 on a 960x540 Y frame -> 1920x1080,
+network only (host float32 in and out), in one interleaved run; and Set5/Set14 x2 PSNR of the int8 network.
+
+    python benchmarks/bench_int8.py                  # 9 interleaved rounds, PSNR when the benchmark images are found
+    python benchmarks/bench_int8.py --quick          # 3 rounds, no PSNR
+    python benchmarks/bench_int8.py --paths          # also the avx2 and portable int8 kernel paths
+
+Runners, one call each per round after a warm-up call each (so a change of load on this shared machine hits all
+alike): sesr_nb float32 (`model.forward`, the native float kernels of 00_conv), sesr_nb int8 (`Int8Model`, 23_int8:
+the shipped M3 x2 quantised post-training on the bundled photos, as `sesr_nb export --int8` does), LiteRT on the
+float32 and int8 .tflite files (22_tflite; the int8 one in one XNNPACK partition, and the same network written with
+TFLite's PRELU operator as before, m + 1 partitions), onnxruntime on the float32 and int8 QDQ .onnx files (20_onnx).
+Every runner gets all available cores (XLA's pool, LiteRT/onnxruntime threads = cores); onnxruntime's threads do not
+spin after a run and every call starts 0.1 s after the previous one, so that no runtime's idle threads still hold the
+cores when the next one starts (with spinning onnxruntime threads, the float network timed right after them took
+3-4x its time). Medians, fps = 1000 / median.
+Then an onnxruntime profile of one int8 and one float32 run: time per operator type after its graph optimisations
+(where its int8 time goes). Writes benchmarks/results/bench_int8.json and .md.
+"""
+from __future__ import annotations
+import argparse, collections, json, os, platform, statistics, sys, tempfile, time
+from pathlib import Path
+
+HEIGHT, WIDTH = 540, 960
+RESULTS = Path(__file__).resolve().parent / 'results'
+
+
+def onnx_profile(path: Path, x, threads: int) -> list[tuple[str, float]]:
+    "(operator type, ms) of one onnxruntime run of `path` on `x` after a warm-up, from its profiler, largest first."
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    options.enable_profiling = True
+    options.profile_file_prefix = str(path.with_suffix(''))
+    session = ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
+    feed = {session.get_inputs()[0].name: x.reshape(1, 1, HEIGHT, WIDTH)}
+    session.run(None, feed)
+    session.run(None, feed)
+    events = json.loads(Path(session.end_profiling()).read_text())
+    runs = [e for e in events if e.get('cat') == 'Session' and e.get('name') == 'model_run']
+    last = runs[-1]
+    per_op = collections.Counter()
+    for e in events:
+        if e.get('cat') == 'Node' and e['name'].endswith('_kernel_time') and last['ts'] <= e['ts'] <= last['ts'] + last['dur']:
+            per_op[e['args'].get('op_name', '?')] += e['dur'] / 1000
+    return [(op, round(ms, 2)) for op, ms in per_op.most_common()] + [('(whole run)', round(last['dur'] / 1000, 2))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='3 rounds, no PSNR')
+    parser.add_argument('--repeats', type=int, default=None)
+    parser.add_argument('--paths', action='store_true', help='also time the avx2 and portable int8 kernel paths')
+    parser.add_argument('--no-eval', action='store_true', help='skip the Set5/Set14 evaluation')
+    parser.add_argument('--out', default=str(RESULTS / 'bench_int8'), help='results path without suffix')
+    args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 9)
+
+    from sesr_nb.conv import conv_backend, tune_process
+    tune_process()
+    import jax, numpy as np, onnxruntime, ai_edge_litert
+    from PIL import Image
+    from skimage import data as skdata
+    from tqdm.auto import tqdm
+    from sesr_nb.checkpoint import load_pretrained
+    from sesr_nb.color import rgb_to_model_y
+    from sesr_nb.datasets import benchmark_data_dir
+    from sesr_nb.evaluate import evaluate_model
+    from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
+    from sesr_nb.int8 import Int8Model, int8_backend, kernel_paths, quantize_int8
+    from sesr_nb.onnx_export import available_cores, export_onnx, load_onnx_model, numpy_tree
+    from sesr_nb.quant import integer_model
+    from sesr_nb.tflite_export import (TFLiteModel, export_tflite, load_tflite_model, quantize_for_tflite,
+                                       sesr_tflite_graph, tflite_metadata, xnnpack_partitions)
+
+    lines = []
+    def say(text=''):
+        print(text, flush=True)
+        lines.append(text)
+
+    cores, load_start = available_cores(), os.getloadavg()[0]
+    model = load_pretrained('M3', 2)
+    int8 = quantize_int8(model)
+    say(f'{platform.processor() or platform.machine()}, {cores} usable CPUs, jax {jax.__version__} (float conv backend '
+        f'{conv_backend()}, int8 backend {int8_backend()}, int8 kernel paths {kernel_paths()}), onnxruntime '
+        f'{onnxruntime.__version__}, ai-edge-litert {getattr(ai_edge_litert, "__version__", "?")}, load average {load_start:.2f}')
+    tmp = Path(tempfile.mkdtemp(prefix='bench_int8_'))
+    files = {'fp32.onnx': export_onnx(model, tmp / 'fp32.onnx'), 'int8.onnx': export_onnx(model, tmp / 'int8.onnx', int8=True),
+             'fp32.tflite': export_tflite(model, tmp / 'fp32.tflite'), 'int8.tflite': export_tflite(model, tmp / 'int8.tflite', int8=True)}
+    q_io = quantize_for_tflite(model)        # the int8 .tflite's network, written with the PRELU operator
+    graph, y_in, sr_out = sesr_tflite_graph(numpy_tree(q_io.params), q_io.config, integer_model(q_io), int8_prelu='op')
+    files['int8_prelu_op.tflite'] = tmp / 'int8_prelu_op.tflite'
+    files['int8_prelu_op.tflite'].write_bytes(graph.flatbuffer([y_in], [sr_out], 'op', tflite_metadata(q_io, True)))
+    lite = {name: load_tflite_model(files[name], threads=cores) for name in ('fp32.tflite', 'int8.tflite', 'int8_prelu_op.tflite')}
+    onnx = {name: load_onnx_model(files[name], threads=cores) for name in ('fp32.onnx', 'int8.onnx')}
+    for m in onnx.values():   # the same session, with threads that sleep as soon as a run ends
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = cores, 1
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        m.session = onnxruntime.InferenceSession(str(m.path), options, providers=['CPUExecutionProvider'])
+    partitions = {name: xnnpack_partitions(m.interpreter) for name, m in lite.items()}
+    say(f'{model.name}; int8: {int8.name} (PTQ on the bundled photos, io={int8.qconfig.io}); XNNPACK partitions: '
+        + ', '.join(f'{k} {v}' for k, v in partitions.items()))
+
+    photo = np.asarray(Image.fromarray(skdata.astronaut()).resize((WIDTH, HEIGHT), Image.BICUBIC))   # natural content
+    x = rgb_to_model_y(photo)[None]
+    xj = jax.numpy.asarray(x)
+    runners = {'sesr_nb fp32 (native kernels)': lambda: np.asarray(model.forward(xj)),
+               'sesr_nb int8 (native kernels)': lambda: np.asarray(int8.forward(xj))}
+    if args.paths:
+        for path in [p for p in kernel_paths() if p != 'vnni']:
+            other = Int8Model.from_quantized(int8, kernel_path=path)
+            runners[f'sesr_nb int8 ({path} path)'] = lambda other=other: np.asarray(other.forward(xj))
+    runners.update({'LiteRT fp32': lambda: lite['fp32.tflite'].forward(x),
+                    'LiteRT int8 (1 partition)': lambda: lite['int8.tflite'].forward(x),
+                    f'LiteRT int8 (PRELU op, {partitions["int8_prelu_op.tflite"]} partitions)': lambda: lite['int8_prelu_op.tflite'].forward(x),
+                    'onnxruntime fp32': lambda: onnx['fp32.onnx'].forward(x),
+                    'onnxruntime int8 QDQ': lambda: onnx['int8.onnx'].forward(x)})
+    outputs = {name: run() for name, run in runners.items()}       # warm-up (and compilation) of each
+    times = {name: [] for name in runners}
+    for _ in tqdm(range(repeats), desc='rounds', file=sys.stderr):
+        for name, run in runners.items():
+            time.sleep(0.1)
+            start = time.perf_counter()
+            run()
+            times[name].append(1000 * (time.perf_counter() - start))
+    base_name, int8_name = 'sesr_nb fp32 (native kernels)', 'sesr_nb int8 (native kernels)'
+    base = statistics.median(times[base_name])
+    say(f'\nSESR-M3 x2, {WIDTH}x{HEIGHT} -> {2 * WIDTH}x{2 * HEIGHT}, network only, {repeats} interleaved rounds '
+        f'(medians; host float32 in and out):\n')
+    say('| runner | median ms | min | max | fps | time / sesr_nb fp32 |')
+    say('|---|---|---|---|---|---|')
+    timing = {}
+    for name, t in times.items():
+        med = statistics.median(t)
+        timing[name] = {'median_ms': round(med, 1), 'min_ms': round(min(t), 1), 'max_ms': round(max(t), 1),
+                        'fps': round(1000 / med, 1), 'all_ms': [round(v, 1) for v in t], 'ratio_to_fp32': round(med / base, 3)}
+        say(f'| {name} | {med:.1f} | {min(t):.1f} | {max(t):.1f} | {1000 / med:.1f} | {med / base:.2f} |')
+    per_round = [a / b for a, b in zip(times[base_name], times[int8_name])]
+    speedup = base / statistics.median(times[int8_name])
+    lite_ratio = statistics.median(times['LiteRT int8 (1 partition)']) / statistics.median(times['LiteRT fp32'])
+    say(f'\nint8 native speed-up over fp32 native: {speedup:.2f}x (ratio of medians; per round median '
+        f'{statistics.median(per_round):.2f}x, range {min(per_round):.2f}-{max(per_round):.2f}x); '
+        f'LiteRT int8 time / LiteRT fp32 time: {lite_ratio:.2f}')
+    psnr = lambda a, b: float(10 * np.log10(1 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
+    reference = outputs[base_name]
+    agreement = {name: round(psnr(out, reference), 2) for name, out in outputs.items() if name != base_name}
+    say('agreement with the float network on the frame (PSNR, dB): ' + ', '.join(f'{k} {v}' for k, v in agreement.items()))
+
+    profiles = {name: onnx_profile(files[name], x, cores) for name in ('int8.onnx', 'fp32.onnx')}
+    for name, prof in profiles.items():
+        say(f'\nonnxruntime profile, {name} (ms per operator type, one run after its optimisations): '
+            + ', '.join(f'{op} {ms}' for op, ms in prof))
+
+    evaluation = None
+    data = benchmark_data_dir()
+    if data is not None and not (args.no_eval or args.quick):
+        evaluation = {}
+        say(f'\nY-channel PSNR / SSIM x2 (crop 2) on {data}:\n')
+        say('| set | fp32 | int8 (native) | int8 - fp32 | LiteRT int8 |')
+        say('|---|---|---|---|---|')
+        for name in ('Set5', 'Set14'):
+            scores = {label: evaluate_model(m, data / name).sets[0]
+                      for label, m in (('fp32', model), ('int8', int8), ('tflite_int8', lite['int8.tflite']))}
+            evaluation[name] = {k: {'psnr': round(float(s.psnr), 4), 'ssim': round(float(s.ssim), 5)} for k, s in scores.items()}
+            delta = scores['int8'].psnr - scores['fp32'].psnr
+            evaluation[name]['int8_minus_fp32_db'] = round(float(delta), 4)
+            say(f"| {name} | {scores['fp32'].psnr:.3f} / {scores['fp32'].ssim:.4f} | {scores['int8'].psnr:.3f} / "
+                f"{scores['int8'].ssim:.4f} | {delta:+.3f} dB | {scores['tflite_int8'].psnr:.3f} / {scores['tflite_int8'].ssim:.4f} |")
+    elif not (args.no_eval or args.quick):
+        say('\nSet5/Set14 not found (set SESR_NB_DATA or provide ../shared/data): no PSNR table')
+    load_end = os.getloadavg()[0]
+    say(f'\nload average at the end: {load_end:.2f} (2 shared cores: absolute times move with the load; the ratios are '
+        'measured in the same rounds)')
+
+    result = {'model': model.name, 'int8_model': int8.name, 'frame': [WIDTH, HEIGHT], 'scale': 2, 'repeats': repeats,
+              'timing': timing, 'int8_speedup_over_fp32': round(speedup, 3),
+              'int8_speedup_per_round': [round(v, 3) for v in per_round], 'litert_int8_over_fp32_time': round(lite_ratio, 3),
+              'xnnpack_partitions': partitions, 'agreement_with_fp32_db': agreement, 'onnxruntime_profile_ms': profiles,
+              'evaluation': evaluation, 'load_average': [round(load_start, 2), round(load_end, 2)],
+              'bytes': {name: p.stat().st_size for name, p in files.items()},
+              'machine': {'cpus': cores, 'processor': platform.processor() or platform.machine(), 'jax': jax.__version__,
+                          'int8_kernel_paths': kernel_paths(), 'onnxruntime': onnxruntime.__version__,
+                          'ai_edge_litert': getattr(ai_edge_litert, '__version__', None)}}
+    out = Path(args.out)
+    write_json_atomic(out.with_suffix('.json'), result)
+    write_bytes_atomic(out.with_suffix('.md'), ('\n'.join(lines) + '\n').encode())
+    print(f'wrote {out.with_suffix(".json")} and {out.with_suffix(".md")}', file=sys.stderr)
+    import shutil
+    shutil.rmtree(tmp)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
