@@ -4,6 +4,7 @@ network only (host float32 in and out), in one interleaved run; and Set5/Set14 x
     python benchmarks/bench_int8.py                  # 9 interleaved rounds, PSNR when the benchmark images are found
     python benchmarks/bench_int8.py --quick          # 3 rounds, no PSNR
     python benchmarks/bench_int8.py --paths          # also the avx2 and portable int8 kernel paths
+    python benchmarks/bench_int8.py --video          # also the end-to-end video split (decode, network, colour, encode)
 
 Runners, one call each per round after a warm-up call each (so a change of load on this shared machine hits all
 alike): sesr_nb float32 (`model.forward`, the native float kernels of 00_conv), sesr_nb int8 (`Int8Model`, 23_int8:
@@ -15,7 +16,11 @@ spin after a run and every call starts 0.1 s after the previous one, so that no 
 cores when the next one starts (with spinning onnxruntime threads, the float network timed right after them took
 3-4x its time). Medians, fps = 1000 / median.
 Then an onnxruntime profile of one int8 and one float32 run: time per operator type after its graph optimisations
-(where its int8 time goes). Writes benchmarks/results/bench_int8.json and .md.
+(where its int8 time goes). With --video, a 540p H.264 clip (a pan over the photo) is upscaled to 1080p with each
+sesr_nb model as `sesr_nb upscale clip.mp4` does it (`upscale_video`: decode, network, colour, libx264 at crf 18,
+one stage after the other), end to end, and stage by stage in a loop of its own: decode (to RGB), the network on the
+Y plane, the rest of `upscale` (colour: RGB to Y, bicubic chroma, merge), and the encoder at its default preset and
+at 'veryfast'. Writes benchmarks/results/bench_int8.json and .md.
 """
 from __future__ import annotations
 import argparse, collections, json, os, platform, statistics, sys, tempfile, time
@@ -47,12 +52,67 @@ def onnx_profile(path: Path, x, threads: int) -> list[tuple[str, float]]:
     return [(op, round(ms, 2)) for op, ms in per_op.most_common()] + [('(whole run)', round(last['dur'] / 1000, 2))]
 
 
+def make_clip(path: Path, frames: int) -> Path:
+    "A 960x540 H.264 clip of `frames` frames: a slow pan over scikit-image's astronaut (natural content)."
+    import av, numpy as np
+    from PIL import Image
+    from skimage import data as skdata
+    wide = np.asarray(Image.fromarray(skdata.astronaut()).resize((WIDTH + 4 * frames, HEIGHT), Image.BICUBIC))
+    with av.open(str(path), 'w') as out:
+        stream = out.add_stream('libx264', rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = WIDTH, HEIGHT, 'yuv420p', {'crf': '18'}
+        for i in range(frames):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(wide[:, 4 * i:4 * i + WIDTH]), format='rgb24')))
+        out.mux(stream.encode(None))
+    return path
+
+
+def video_split(clip: Path, model, tmp: Path) -> dict:
+    """ms per frame of `upscale_video` end to end, and of its stages one by one (decode, network, colour, encode at
+    the default preset and at 'veryfast'), for `model` on `clip`."""
+    import av, numpy as np
+    from sesr_nb.color import rgb_to_model_y
+    from sesr_nb.infer import upscale
+    from sesr_nb.video import upscale_video
+    summary = upscale_video(clip, tmp / 'up.mp4', model, overwrite=True)
+    end_to_end = 1000 * summary['seconds'] / summary['frames']
+    stages = collections.defaultdict(float)
+    frames = []
+    with av.open(str(clip)) as inp:
+        start = time.perf_counter()
+        for frame in inp.decode(video=0): frames.append(frame.to_ndarray(format='rgb24'))
+        stages['decode'] = time.perf_counter() - start
+    outputs = []
+    for rgb in frames:
+        start = time.perf_counter()
+        model.upscale_y(rgb_to_model_y(rgb))
+        middle = time.perf_counter()
+        outputs.append(upscale(rgb, model))
+        stages['network'] += middle - start
+        stages['network + colour'] += time.perf_counter() - middle
+    for preset in ('medium', 'veryfast'):
+        with av.open(str(tmp / f'{preset}.mp4'), 'w') as out:
+            stream = out.add_stream('libx264', rate=25)
+            stream.width, stream.height, stream.pix_fmt = 2 * WIDTH, 2 * HEIGHT, 'yuv420p'
+            stream.options = {'crf': '18', 'preset': preset}
+            start = time.perf_counter()
+            for up in outputs: out.mux(stream.encode(av.VideoFrame.from_ndarray(up, format='rgb24')))
+            out.mux(stream.encode(None))
+            stages[f'encode ({preset})'] = time.perf_counter() - start
+    per_frame = {k: round(1000 * v / len(frames), 1) for k, v in stages.items()}
+    per_frame['colour'] = round(per_frame['network + colour'] - per_frame['network'], 1)
+    return {'frames': len(frames), 'end_to_end_ms_per_frame': round(end_to_end, 1),
+            'end_to_end_fps': round(1000 / end_to_end, 2), 'stages_ms_per_frame': per_frame}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='3 rounds, no PSNR')
     parser.add_argument('--repeats', type=int, default=None)
     parser.add_argument('--paths', action='store_true', help='also time the avx2 and portable int8 kernel paths')
     parser.add_argument('--no-eval', action='store_true', help='skip the Set5/Set14 evaluation')
+    parser.add_argument('--video', action='store_true', help='also the end-to-end video split (540p -> 1080p clip)')
+    parser.add_argument('--frames', type=int, default=25, help='frames of the --video clip')
     parser.add_argument('--out', default=str(RESULTS / 'bench_int8'), help='results path without suffix')
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 9)
@@ -153,6 +213,19 @@ def main() -> int:
         say(f'\nonnxruntime profile, {name} (ms per operator type, one run after its optimisations): '
             + ', '.join(f'{op} {ms}' for op, ms in prof))
 
+    video = None
+    if args.video:
+        clip = make_clip(tmp / 'clip.mp4', args.frames)
+        video = {name: video_split(clip, m, tmp) for name, m in (('int8', int8), ('fp32', model))}
+        say(f'\nvideo {WIDTH}x{HEIGHT} -> {2 * WIDTH}x{2 * HEIGHT}, {args.frames} frames, ms per frame (`upscale_video` end to '
+            'end: stages one after the other, libx264 crf 18 at its default preset; then each stage alone):\n')
+        say('| model | end to end | fps | decode | network | colour | encode (medium) | encode (veryfast) |')
+        say('|---|---|---|---|---|---|---|---|')
+        for name, v in video.items():
+            st = v['stages_ms_per_frame']
+            say(f"| sesr_nb {name} | {v['end_to_end_ms_per_frame']} | {v['end_to_end_fps']} | {st['decode']} | "
+                f"{st['network']} | {st['colour']} | {st['encode (medium)']} | {st['encode (veryfast)']} |")
+
     evaluation = None
     data = benchmark_data_dir()
     if data is not None and not (args.no_eval or args.quick):
@@ -178,7 +251,7 @@ def main() -> int:
               'timing': timing, 'int8_speedup_over_fp32': round(speedup, 3),
               'int8_speedup_per_round': [round(v, 3) for v in per_round], 'litert_int8_over_fp32_time': round(lite_ratio, 3),
               'xnnpack_partitions': partitions, 'agreement_with_fp32_db': agreement, 'onnxruntime_profile_ms': profiles,
-              'evaluation': evaluation, 'load_average': [round(load_start, 2), round(load_end, 2)],
+              'evaluation': evaluation, 'video': video, 'load_average': [round(load_start, 2), round(load_end, 2)],
               'bytes': {name: p.stat().st_size for name, p in files.items()},
               'machine': {'cpus': cores, 'processor': platform.processor() or platform.machine(), 'jax': jax.__version__,
                           'int8_kernel_paths': kernel_paths(), 'onnxruntime': onnxruntime.__version__,

@@ -251,7 +251,7 @@ def load_pretrained(preset: str = 'M5', scale: int = 2) -> TrainedModel:
 
 # %% ../nbs/08_checkpoint.ipynb #8c7ead0a
 def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | None = None) -> SRModel:
-    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx/.tflite path."
+    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' (NAME-int8: its int8 variant) or a run/checkpoint/.npz/.onnx/.tflite path."
     text = str(spec)
     if text == 'bicubic': return BicubicModel(int(scale or 2))
     if text == 'pretrained' or text.startswith('pretrained:'):
@@ -259,10 +259,11 @@ def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | No
         if text == 'pretrained' and scale not in (None, 2):
             raise ValueError(f"the default pretrained model is x2; for x{scale} name one with pretrained:NAME "
                              f"(available: {', '.join(PRETRAINED)})")
-        preset, sep, s = name.lower().rpartition('x')
+        int8 = name.lower().endswith('-int8')   # pretrained:M3x2-int8, an int8 variant (23_int8)
+        preset, sep, s = name.lower().removesuffix('-int8').rpartition('x')
         if not sep or not s.isdigit():
             raise ValueError(f'pretrained model names look like M5x2; available: {", ".join(PRETRAINED)}')
-        model = load_pretrained(preset, int(s))
+        model = importlib.import_module('sesr_nb.int8').load_pretrained_int8(preset, int(s)) if int8 else load_pretrained(preset, int(s))
     else:
         path = Path(text).expanduser()
         if path.suffix.lower() == '.onnx':  # an exported network, run by onnxruntime (optional extra)

@@ -14,14 +14,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .arch import TrainedModel
-from .checkpoint import save_model_file
+from .checkpoint import load_model_file, pretrained_path, save_model_file
 from .conv import build_native_library
 from .quant import QuantConfig, QuantizedModel, calibrate_crops, conv_layers, integer_model
 
 # %% auto #0
 __all__ = ['INT8_MAGIC', 'PAD', 'INT8_TARGETS', 'KERNEL_PATHS', 'INT8_RECORD', 'PackedNetwork', 'depth_to_space_offsets',
            'conv_taps', 'pack_network', 'int8_backend', 'kernel_paths', 'int8_forward', 'Int8Model', 'int8_record',
-           'save_int8_model', 'int8_model_from_record', 'quantize_int8', 'export_int8']
+           'save_int8_model', 'int8_model_from_record', 'quantize_int8', 'export_int8', 'pretrained_int8_path',
+           'load_pretrained_int8']
 
 # %% ../nbs/23_int8.ipynb #a671b98e
 INT8_MAGIC, PAD = 0x53453801, 2   # as in sesr_nb/csrc/int8_net.h
@@ -227,9 +228,11 @@ def int8_model_from_record(model: TrainedModel, record: Mapping, source: str = '
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f'{source} has a damaged int8 record ({err}); re-export it with `sesr_nb export --int8`') from err
 
-def quantize_int8(model: TrainedModel, calibration: Any = None, qconfig: QuantConfig = QuantConfig()) -> Int8Model:
-    """`model` as an `Int8Model`: a QuantizedModel keeps its ranges; a float SESR model is MinMax-calibrated on the LR
-    crops of `calibration` (`calibration_inputs`: a dataset spec, folder or images; default the bundled photos)."""
+def quantize_int8(model: TrainedModel, calibration: Any = None, qconfig: QuantConfig = QuantConfig(),
+                  percentile: float | None = None) -> Int8Model:
+    """`model` as an `Int8Model`: a QuantizedModel keeps its ranges; a float SESR model is calibrated on the LR crops
+    of `calibration` (`calibration_inputs`: a dataset spec, folder or images; default the bundled photos), MinMax or
+    with `percentile` (`calibrate`)."""
     if isinstance(model, QuantizedModel):
         if calibration is not None:
             raise ValueError(f'{model.name} is already quantised; calibration images only quantise a float model')
@@ -240,9 +243,22 @@ def quantize_int8(model: TrainedModel, calibration: Any = None, qconfig: QuantCo
     onnx_export = importlib.import_module('sesr_nb.onnx_export')   # calibration_inputs (its onnx imports are lazy)
     inputs = onnx_export.calibration_inputs(onnx_export.DEFAULT_CALIBRATION if calibration is None else calibration,
                                             model.scale)
-    return Int8Model(model.arch, model.config, model.params, calibrate_crops(model.params, inputs), qconfig,
+    return Int8Model(model.arch, model.config, model.params, calibrate_crops(model.params, inputs, percentile), qconfig,
                      f'{model.name} int8')
 
 def export_int8(model: TrainedModel, path: str | os.PathLike, calibration: Any = None) -> Path:
     "Write `model` as an int8 model file (`quantize_int8`, then `save_int8_model`)."
     return save_int8_model(path, quantize_int8(model, calibration))
+
+def pretrained_int8_path(preset: str = 'M3', scale: int = 2) -> Path:
+    "Where the int8 variant of a shipped SESR model lives: next to it, `*_int8.npz` (`benchmarks/int8_pretrained.py`)."
+    path = pretrained_path(preset, scale)
+    return path.with_name(f'{path.stem}_int8.npz')
+
+def load_pretrained_int8(preset: str = 'M3', scale: int = 2) -> Int8Model:
+    "The int8 variant of a shipped SESR model (`--model pretrained:M3x2-int8`), e.g. `load_pretrained_int8('M5', 2)`."
+    path = pretrained_int8_path(preset, scale)
+    if not path.exists():
+        raise FileNotFoundError(f'no int8 variant of {preset} x{scale} ships with sesr_nb; make one with `sesr_nb export '
+                                f'--model pretrained:{preset}x{scale} --int8 --out m.npz`')
+    return load_model_file(path)

@@ -130,11 +130,13 @@ def deploy_graph(cparams: Mapping, x: jax.Array, act: Callable, weights: Callabl
     y = jnp.clip(upsample_channels(y, config.scale), 0.0, 1.0)
     return y.reshape(y.shape[0], y.shape[2], y.shape[3], 1)
 
-def activation_ranges(cparams: Mapping, x: jax.Array) -> dict:
-    "{layer: {'in': [min, max], 'out': [min, max]}} of every conv's input and output in the float network on batch `x`."
+def activation_ranges(cparams: Mapping, x: jax.Array, percentile: float | None = None) -> dict:
+    """{layer: {'in': [lo, hi], 'out': [lo, hi]}} of every conv's input and output in the float network on batch `x`:
+    min and max, or with `percentile` p the (100 - p)th and pth percentiles (numpy's linear interpolation)."""
     found = {}
     def record(name, role, t):
-        found.setdefault(name, {})[role] = jnp.stack([jnp.min(t), jnp.max(t)])
+        found.setdefault(name, {})[role] = (jnp.stack([jnp.min(t), jnp.max(t)]) if percentile is None else
+                                            jnp.percentile(t, jnp.array([100 - percentile, percentile])))
         return t
     deploy_graph(cparams, x, record)
     return found
@@ -172,17 +174,20 @@ def _deployed(model_or_params) -> tuple[Any, Any, dict]:
     config = config_from_params(params)
     return architecture_of(config), config, params
 
-def calibrate(model_or_params, patches: np.ndarray, batch_size: int = 64) -> dict:
+def calibrate(model_or_params, patches: np.ndarray, batch_size: int = 64, percentile: float | None = None) -> dict:
     """MinMax calibration (onnxruntime's default): {layer: {'in': [lo, hi], 'out': [lo, hi]}} (numpy float32), the
     extremes of every conv's input and output in the float deployed network over LR `patches` (N, h, w, 1) in [0, 1].
-    Accepts a TrainedModel or deployed or expanded SESR parameters."""
+    With `percentile` p (e.g. 99.99), each batch's (100 - p)th and pth percentiles instead, then their extremes over
+    the batches: ranges that ignore the rarest values. Accepts a TrainedModel or deployed or expanded SESR params."""
     _, _, cparams = _deployed(model_or_params)
     patches = np.asarray(patches, np.float32)
     if patches.ndim != 4 or patches.shape[-1] != 1 or not len(patches):
         raise ValueError(f'calibrate needs LR Y patches shaped (N, h, w, 1), got shape {patches.shape}')
-    ranges, spec = jax.jit(activation_ranges), None
+    if percentile is not None and not 50 < percentile <= 100:
+        raise ValueError(f'percentile must be above 50 and at most 100, got {percentile}')
+    ranges, spec = jax.jit(activation_ranges, static_argnums=2), None
     for start in range(0, len(patches), batch_size):
-        got = jax.device_get(ranges(cparams, jnp.asarray(patches[start:start + batch_size])))
+        got = jax.device_get(ranges(cparams, jnp.asarray(patches[start:start + batch_size]), percentile))
         spec = got if spec is None else jax.tree.map(lambda a, b: np.array([min(a[0], b[0]), max(a[1], b[1])]), spec, got)
     return jax.tree.map(lambda a: np.asarray(a, np.float32), spec)
 
@@ -193,11 +198,11 @@ def calibration_patches(datasets: Sequence, count: int = 256, lr_patch: int = 64
                                                  batch_size=count, seed=seed, augment=False))
     return sampler.batch(0, 0).lr
 
-def calibrate_crops(model_or_params, crops: Sequence[np.ndarray]) -> dict:
-    """MinMax ranges over LR crops of different sizes, each NCHW (1, 1, h, w) as `calibration_inputs` (`20_onnx`) makes
-    them: `calibrate` crop by crop, then the extremes over all crops."""
+def calibrate_crops(model_or_params, crops: Sequence[np.ndarray], percentile: float | None = None) -> dict:
+    """Ranges over LR crops of different sizes, each NCHW (1, 1, h, w) as `calibration_inputs` (`20_onnx`) makes
+    them: `calibrate` crop by crop (MinMax, or `percentile`), then the extremes over all crops."""
     if not len(crops): raise ValueError('calibrate_crops needs at least one crop')
-    specs = [calibrate(model_or_params, np.asarray(x, np.float32).transpose(0, 2, 3, 1)) for x in crops]
+    specs = [calibrate(model_or_params, np.asarray(x, np.float32).transpose(0, 2, 3, 1), percentile=percentile) for x in crops]
     return {layer: {role: np.array([min(s[layer][role][0] for s in specs), max(s[layer][role][1] for s in specs)],
                                    np.float32) for role in specs[0][layer]} for layer in specs[0]}
 

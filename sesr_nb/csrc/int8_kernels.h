@@ -108,13 +108,14 @@ struct Vnni {
     asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(a) : "v"(x), "m"(*reinterpret_cast<const int32_t*>(w)));
     return a;
   }
+  // Only the upper clamp: a product below -2^31 converts to INT_MIN (0x80000000), which the zero point and the
+  // clip at 0 still map to code 0, as the reference's clip does.
   static void requant(Acc a, float mult, int zp, uint8_t* dst) {
     const __m512d m = _mm512_set1_pd(static_cast<double>(mult)), lim = _mm512_set1_pd(REQUANT_LIMIT);
-    const __m512d nlim = _mm512_set1_pd(-REQUANT_LIMIT);
     __m512d lo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), m);
     __m512d hi = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)), m);
-    lo = _mm512_min_pd(_mm512_max_pd(lo, nlim), lim);
-    hi = _mm512_min_pd(_mm512_max_pd(hi, nlim), lim);
+    lo = _mm512_min_pd(lo, lim);
+    hi = _mm512_min_pd(hi, lim);
     const __m256i l = _mm512_cvt_roundpd_epi32(lo, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m256i h = _mm512_cvt_roundpd_epi32(hi, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(l), h, 1);
