@@ -39,7 +39,7 @@ class Architecture:
     scale_dependent: tuple[str, ...] = ()
     default_preset: str | None = None
     color: str = 'y'  # what the network sees and returns: 'y' (one plane, Y in [0, 1]) or 'rgb' (three, RGB in [0, 1])
-    own_training: str | None = None  # set: the generic trainer refuses it, with this text (where its own step lives)
+    objective: Callable[[Any, Any], Any] | str | None = None  # (config, TrainConfig) -> its training Objective, or 'module:function'; None: the pixel loss
 
     def __post_init__(self):
         if self.color not in ('y', 'rgb'): raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")

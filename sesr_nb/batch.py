@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .arch import TrainedModel
-from .cli import CommandOutput
+from .options import CommandOutput
 from .fileio import BadImageError, SkippedImageWarning, list_images, write_bytes_atomic, write_image
 from .infer import DEFAULT_TILE, TileSpec, is_network, iter_upscaled_rows, parse_tile, read_image_as_stored, upscale
 

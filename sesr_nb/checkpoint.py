@@ -17,9 +17,10 @@ from .arch import BicubicModel, SRModel, TrainedModel, config_from_record, model
 from .fileio import write_bytes_atomic
 
 # %% auto #0
-__all__ = ['CHECKPOINT_SUBDIR', 'PRETRAINED', 'DEFAULT_PRETRAINED', 'checkpoint_manager', 'save_checkpoint', 'restore_checkpoint',
-           'save_model_file', 'read_model_header', 'load_model_file', 'run_and_step', 'load_train_params',
-           'apply_deploy_mask', 'load_trained', 'pretrained_models', 'pretrained_path', 'load_pretrained', 'load_model']
+__all__ = ['CHECKPOINT_SUBDIR', 'PRETRAINED', 'DEFAULT_PRETRAINED', 'checkpoint_manager', 'checkpoint_meta', 'save_checkpoint',
+           'restore_checkpoint', 'save_model_file', 'read_model_header', 'load_model_file', 'run_and_step',
+           'load_train_params', 'apply_deploy_mask', 'load_trained', 'pretrained_models', 'pretrained_path',
+           'load_pretrained', 'load_model']
 
 # %% ../nbs/08_checkpoint.ipynb #345488fd
 CHECKPOINT_SUBDIR = 'checkpoints'
@@ -62,6 +63,11 @@ def _damaged_checkpoints(directory: Path, err: Exception) -> str:
     return f'the checkpoints in {directory} cannot be opened ({type(err).__name__}: {reason}); check the folder or restore it'
 
 # %% ../nbs/08_checkpoint.ipynb #71588941
+def checkpoint_meta(arch: Any, config: Any, step: int, **extra: Any) -> dict:
+    """The metadata every checkpoint carries, whatever run wrote it: the step, the network (`arch` name and its
+    config's fields, which the loaders read), and the run type's own `extra` entries (its recipe, schedule, mask, ...)."""
+    return {'step': int(step), 'arch': arch.name, 'model': config.to_dict(), **extra}
+
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, params: Any, opt_state: Any, meta: dict,
                     metrics: dict | None = None) -> None:
     "Save one training state atomically; `metrics` (with 'val_psnr') makes it a candidate for the best checkpoint."

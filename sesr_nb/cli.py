@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .options import CommandOutput, explicit_flags, parse_size
+
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'CommandOutput', 'option', 'add_config_args', 'config_from_args', 'parse_size', 'add_info_args',
-           'jax_leaves', 'info_command', 'build_parser', 'subcommand_parser', 'plain_os_error', 'main']
+__all__ = ['SUBCOMMANDS', 'add_info_args', 'jax_leaves', 'info_command', 'build_parser', 'subcommand_parser', 'plain_os_error',
+           'main']
 
 # %% ../nbs/13_cli.ipynb #66f9ef54
 SUBCOMMANDS = {
@@ -24,83 +26,11 @@ SUBCOMMANDS = {
     'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz), a portable StableHLO program, or ONNX (float32/int8)'),
     'prune': ('sesr_nb.prune', 'Lottery-ticket pruning: iterative magnitude pruning with rewinding of the collapsed weights'),
     'slim': ('sesr_nb.slim', 'Prune a trained SESR run to fewer residual channels (a faster network) and fine-tune it'),
+    'distill': ('sesr_nb.distill', 'Train a small SESR with a trained teacher in the loss (knowledge distillation)'),
+    'quantize': ('sesr_nb.quant', 'Quantisation-aware training of a trained SESR run for int8 deployment (QAT)'),
 }
 
-@dataclass
-class CommandOutput:
-    "What a subcommand returns: JSON-ready `data` (printed with --json) and readable `text` (printed otherwise)."
-    data: Any
-    text: str
-    status: int = 0
-
-# %% ../nbs/13_cli.ipynb #9502b667
-def option(default: Any = dataclasses.MISSING, help: str = '', *, default_factory: Any = dataclasses.MISSING,
-           choices: Iterable | None = None, flags: tuple[str, ...] | None = None, nargs: str | None = None,
-           metavar: str | None = None) -> Any:
-    "A dataclass field with command-line metadata: help text, optional choices, flag names, nargs and metavar."
-    metadata = {'help': help, 'choices': tuple(choices) if choices is not None else None, 'flags': flags,
-                'nargs': nargs, 'metavar': metavar}
-    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
-
-def _flag_kind(hint: Any) -> tuple[type, bool, bool]:
-    "(element type, is a tuple of values, may be None) of a supported field type."
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
-        if len(rest) != 1: raise TypeError(f'unsupported config field type {hint}')
-        hint = rest[0]
-    if typing.get_origin(hint) is tuple: return typing.get_args(hint)[0], True, optional
-    if hint in (int, float, str, bool): return hint, False, optional
-    raise TypeError(f'unsupported config field type {hint}')
-
-def add_config_args(parser: argparse.ArgumentParser | Any, cls: type, *, exclude: Iterable[str] = (),
-                    defaults: Mapping[str, Any] | None = None) -> None:
-    "Add one flag per field of dataclass `cls` (except `exclude`), with defaults from the class or `defaults`."
-    hints, exclude, defaults = typing.get_type_hints(cls), set(exclude), dict(defaults or {})
-    for field in dataclasses.fields(cls):
-        if field.name in exclude or not field.init: continue
-        meta = field.metadata
-        kind, many, optional = _flag_kind(hints[field.name])
-        if field.name in defaults: default = defaults[field.name]
-        elif field.default is not dataclasses.MISSING: default = field.default
-        elif field.default_factory is not dataclasses.MISSING: default = field.default_factory()
-        else: default = None
-        names = list(meta.get('flags') or ['--' + field.name.replace('_', '-')])
-        kwargs: dict[str, Any] = {'dest': field.name, 'default': default, 'help': meta.get('help', '')}
-        if kind is bool and not many:
-            kwargs['action'] = argparse.BooleanOptionalAction
-        else:
-            kwargs['type'] = kind
-            if many: kwargs['nargs'] = meta.get('nargs') or '+'
-            if meta.get('choices'): kwargs['choices'] = meta['choices']
-            if meta.get('metavar'): kwargs['metavar'] = meta['metavar']
-        if default is not None and default != () and kwargs['help'] and not meta.get('nargs') == '*':
-            shown = ' '.join(map(str, default)) if isinstance(default, tuple) else default
-            kwargs['help'] += f' (default: {shown})'
-        parser.add_argument(*names, **kwargs)
-
-def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
-    "Build dataclass `cls` from the parsed flags that `add_config_args` added (plus `overrides`)."
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for field in dataclasses.fields(cls):
-        if not field.init or not hasattr(args, field.name): continue
-        value = getattr(args, field.name)
-        if _flag_kind(hints[field.name])[1] and value is not None: value = tuple(value)
-        values[field.name] = value
-    return cls(**{**values, **overrides})
-
 # %% ../nbs/13_cli.ipynb #3599f315
-def parse_size(text: str) -> tuple[int, int]:
-    "Parse 'WxH' (e.g. '1920x1080') into (height, width)."
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-        if w < 1 or h < 1: raise ValueError
-    except ValueError:
-        raise ValueError(f"a size must look like WIDTHxHEIGHT with positive integers, e.g. 64x64 or 1920x1080; got {text!r}") from None
-    return h, w
-
 def add_info_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb info`."
     parser.add_argument('--arch', default='all', help="architecture preset (e.g. M5, tiny, sesr:XL) or 'all' (default)")
@@ -229,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     sub_parser, command = subcommand_parser(name)
     args = sub_parser.parse_args(rest)
+    args.explicit = explicit_flags(sub_parser, rest)   # e.g. a resume keeps every recorded value not typed again
     from sesr_nb.conv import tune_process
     tune_process()
     absl_logger = logging.getLogger('absl')   # orbax's log: pages of tracebacks for a damaged checkpoint

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .arch import BicubicModel
 from .checkpoint import load_trained, save_model_file
-from .cli import CommandOutput, add_config_args, config_from_args, option
+from .options import CommandOutput, add_config_args, config_from_args, option
 from .datasets import benchmark_data_dir, load_dataset
 from .evaluate import evaluate_model
 from .fileio import markdown_table, write_bytes_atomic, write_json_atomic

@@ -4,32 +4,25 @@
 
 # %% ../nbs/21_distill.ipynb #5a54c9b5
 from __future__ import annotations
-import argparse, dataclasses, json, math, os, sys, time
+import argparse, math, os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
-from tqdm.auto import tqdm
 
-from .arch import TrainedModel, architecture_of, model_record
-from .checkpoint import (checkpoint_manager, load_trained, restore_checkpoint, save_checkpoint,
-                                save_model_file)
+from .arch import architecture_of
+from .checkpoint import checkpoint_manager, load_trained, save_model_file
 from .conv import conv2d_act, prelu_nchw
-from .datasets import load_dataset
-from .evaluate import evaluate_model
-from .fileio import append_jsonl, read_jsonl, write_json_atomic
+from .fileio import read_jsonl, write_json_atomic
 from .models import SESRConfig, config_from_params, upsample_channels
-from .sampler import PatchSampler, SamplerConfig, training_images
-from .train import (TrainConfig, TrainState, data_mesh, initial_state, l1_loss_fn, make_optimizer,
-                           make_train_step, shard_batch, validate)
+from .options import CommandOutput, config_from_args
+from .train import Objective, TrainConfig, add_train_args, pixel_loss_fn, train
 
 # %% auto #0
 __all__ = ['FEATURE_MAPS', 'VARIANTS', 'collapsed_features', 'block_pairs', 'feature_pairs', 'distill_terms', 'distill_loss_fn',
-           'distill_settings', 'distill']
+           'distill_objective', 'distill_settings', 'distill', 'add_distill_args', 'distill_command']
 
 # %% ../nbs/21_distill.ipynb #380ffc47
 FEATURE_MAPS = ('final', 'blocks')
@@ -95,10 +88,10 @@ def distill_terms(params: Any, teacher_cparams: Mapping, lr: jax.Array, hr: jax.
 
 def distill_loss_fn(config: SESRConfig, teacher_cparams: Mapping, teacher_config: SESRConfig, variant: str = 'final',
                     alpha: float = 1.0, beta: float = 1.0) -> Callable:
-    """loss(params, lr, hr) = L1 + alpha·KD (+ beta·features) for `make_train_step(..., loss_fn=...)`, with the
-    teacher's deployed params closed over as constants; variant 'plain' is `l1_loss_fn` (no teacher)."""
+    """loss(params, lr, hr) = L1 + alpha·KD (+ beta·features), with the teacher's deployed params closed over as
+    constants; variant 'plain' is the plain collapsed-forward L1 (no teacher)."""
     _check_pair(config, teacher_config, variant)
-    if variant == 'plain': return l1_loss_fn(config, 'collapsed')
+    if variant == 'plain': return pixel_loss_fn(config, 'collapsed')
     pairs = feature_pairs(variant, config.m, teacher_config.m) if variant in ('final', 'blocks') else []
     teacher = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), dict(teacher_cparams))
     alpha, beta = float(alpha), float(beta) if pairs else 0.0
@@ -107,113 +100,70 @@ def distill_loss_fn(config: SESRConfig, teacher_cparams: Mapping, teacher_config
         return t['hr'] + alpha * t['kd'] + beta * t['feat']
     return loss
 
-# %% ../nbs/21_distill.ipynb #3dbe07d7
-def _sampler(cfg: TrainConfig) -> PatchSampler:
-    "The patch sampler `09_train.train` builds for `cfg` (same images, same seed, same batches)."
-    sets = [load_dataset(spec, cfg.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
-    fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(SamplerConfig) if hasattr(cfg, f.name)}
-    return PatchSampler(training_images(sets, cfg.lr_patch), SamplerConfig(**fields))
+def distill_objective(config: SESRConfig, teacher_cparams: Mapping, teacher_config: SESRConfig, variant: str = 'final',
+                      alpha: float = 1.0, beta: float = 1.0, record: Mapping[str, Any] | None = None) -> Objective:
+    """Distillation as an objective of the training engine: the loss of `distill_loss_fn`, logging its three terms
+    (the L1 to HR, the KD term, the feature term) as metrics; `record` describes the teacher in the run's config."""
+    _check_pair(config, teacher_config, variant)
+    pairs = feature_pairs(variant, config.m, teacher_config.m) if variant in ('final', 'blocks') else []
+    teacher = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), dict(teacher_cparams))
+    a, b = (0.0, 0.0) if variant == 'plain' else (float(alpha), float(beta) if pairs else 0.0)
+    def loss(params, batch, aux):
+        t = distill_terms(params, teacher, batch['lr'], batch['hr'], config, pairs)
+        return t['hr'] + a * t['kd'] + b * t['feat'], {f'term_{k}': v for k, v in t.items()}
+    return Objective(loss, f'distill-{variant}', record=dict(record or {'variant': variant, 'alpha': a, 'beta': b}))
 
+# %% ../nbs/21_distill.ipynb #3dbe07d7
 def distill_settings(teacher: str | os.PathLike, variant: str, alpha: float, beta: float) -> dict:
     "The distillation part of a run's record (what config.json stores besides the TrainConfig)."
     if variant not in VARIANTS: raise ValueError(f'variant must be one of {VARIANTS}, got {variant!r}')
     plain = variant == 'plain'
-    return {'teacher': None if plain else str(Path(teacher).expanduser().resolve()), 'variant': variant,
+    return {'kind': 'distill', 'teacher': None if plain else str(Path(teacher).expanduser().resolve()), 'variant': variant,
             'alpha': 0.0 if plain else float(alpha), 'beta': float(beta) if variant in ('final', 'blocks') else 0.0}
 
 def distill(teacher: str | os.PathLike | None, cfg: TrainConfig, workdir: str | os.PathLike, variant: str = 'final',
             alpha: float = 1.0, beta: float = 1.0, resume: bool = False, progress: bool = True,
-            mesh: jax.sharding.Mesh | None = None) -> dict:
-    """Train the student `cfg.arch` as `cfg` says, with the frozen `teacher` (run folder or model file) in the loss
-    (`variant` 'output', 'final', 'blocks'; 'plain' = no teacher, the control), in `workdir`. Returns a summary."""
-    workdir = Path(workdir).expanduser().resolve()
+            mesh: jax.sharding.Mesh | None = None, resume_override: bool = False) -> dict:
+    """Train the student `cfg.arch` as `cfg` says with the frozen `teacher` (run folder or model file) in the loss
+    (`variant` 'output', 'final', 'blocks'; 'plain' = no teacher, the control) through the engine (`09_train.train`)
+    in `workdir`; then write the best student as `model.npz` and a summary as `distill.json`. Returns the summary."""
     settings = distill_settings(teacher or '.', variant, alpha, beta)
     arch, config = cfg.network()
     if cfg.mode != 'collapsed' or cfg.compute_dtype != 'float32':
         raise ValueError('distill trains with the collapsed float32 forward; use mode="collapsed", compute_dtype="float32"')
-    if variant != 'plain':
+    if variant == 'plain': objective = None   # exactly `sesr_nb train`'s objective
+    else:
         if teacher is None: raise ValueError(f'variant {variant!r} needs a teacher (a run folder or a model file)')
         tmodel = load_trained(teacher)
-        distill_loss_fn(config, tmodel.params, tmodel.config, variant)  # checks the pair before any work
-    record = {'train': cfg.to_dict(), 'distill': settings}
-    manager = checkpoint_manager(workdir, keep=cfg.keep)
-    latest = manager.latest_step()
-    if latest is not None and not resume:
-        raise ValueError(f'{workdir} already holds a run (checkpoint at step {latest}); pass resume=True to continue it '
-                         'or choose another workdir')
-    if latest is not None:
-        before = json.loads((workdir / 'config.json').read_text())
-        free = ('val_every', 'log_every', 'keep')
-        same = lambda r: json.loads(json.dumps({**r, 'train': {k: v for k, v in r['train'].items() if k not in free}}))
-        if same(before) != same(record):
-            raise ValueError(f'cannot resume {workdir}: it was started with another recipe or teacher '
-                             f'({before["distill"]} vs {settings}); use another workdir')
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(workdir / 'config.json', record)
-    sampler, val_sets = _sampler(cfg), [load_dataset(spec, cfg.scale) for spec in cfg.val]
-    per_epoch = sampler.steps_per_epoch
-    total, val_every = cfg.steps or cfg.epochs * per_epoch, cfg.val_every or sampler.steps_per_epoch
-    tx, mesh = make_optimizer(cfg, total), mesh or data_mesh()
-    state = initial_state(cfg, tx)
-    if latest is not None:
-        restored = restore_checkpoint(manager, latest, {'params': state.params, 'opt_state': state.opt_state})
-        state = TrainState(jnp.asarray(restored['meta']['step'], jnp.int32), restored['params'], restored['opt_state'])
-    state = jax.device_put(jax.device_get(state), NamedSharding(mesh, P()))
-    step = int(state.step)
-    if variant == 'plain': loss_fn, terms_fn = l1_loss_fn(config, 'collapsed'), None
-    else:
-        loss_fn = distill_loss_fn(config, tmodel.params, tmodel.config, variant, alpha, beta)
-        pairs = feature_pairs(variant, config.m, tmodel.config.m) if variant in ('final', 'blocks') else []
-        terms_fn = jax.jit(lambda p, lr, hr: distill_terms(p, tmodel.params, lr, hr, config, pairs))
-    train_step = make_train_step(config, tx, mesh=mesh, loss_fn=loss_fn)
-    meta = lambda s: {'step': s, 'epoch': s / per_epoch, **{k: v for k, v in model_record(arch, config).items()
-                      if k != 'config'}, 'model': config.to_dict(), 'train': cfg.to_dict(), 'distill': settings}
-    log = lambda rec: append_jsonl(workdir / 'metrics.jsonl', rec)
-    pending, t_log, step_log = [], time.perf_counter(), step
-    if terms_fn is not None:  # the loss terms are recorded at each validation on the run's first batch
-        with sampler.stream(0, 0, 1) as first: probe = next(iter(first))
-        probe = (jnp.asarray(probe.lr), jnp.asarray(probe.hr))
-    bar = tqdm(total=total, initial=step, desc=f'distill {variant} {config.name}', unit='step', disable=not progress,
-               dynamic_ncols=True, file=sys.stderr)
-    try:
-        if step < total:
-            epoch0, batch0 = divmod(step, per_epoch)
-            with sampler.stream(epoch0, batch0, math.ceil(total / per_epoch) - epoch0) as stream:
-                for batch in stream:
-                    state, metrics = train_step(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr))
-                    pending.append(metrics)
-                    step += 1
-                    bar.update(1)
-                    at_val, at_end = step % val_every == 0, step == total
-                    if step % cfg.log_every == 0 or at_val or at_end:
-                        fetched, pending = jax.device_get(pending), []
-                        if not all(m['finite'] for m in fetched):
-                            raise RuntimeError(f'distillation diverged near step {step} (non-finite loss or gradient; '
-                                               'the update was discarded): lower the learning rate or alpha/beta')
-                        now = time.perf_counter()
-                        rec = {'step': step, 'loss_mean': float(np.mean([m['loss'] for m in fetched])),
-                               'steps_per_sec': round((step - step_log) / (now - t_log), 3)}
-                        log(rec)
-                        t_log, step_log = now, step
-                        bar.set_postfix(loss=f"{rec['loss_mean']:.4f}")
-                    if at_val or at_end:
-                        val = validate(state.params, config, val_sets) if val_sets else {}
-                        if terms_fn is not None:
-                            val['terms'] = {k: round(float(v), 6) for k, v in terms_fn(state.params, *probe).items()}
-                        log({'step': step, **val})
-                        save_checkpoint(manager, step, state.params, state.opt_state, meta(step),
-                                        {'val_psnr': val['val_psnr']} if 'val_psnr' in val else None)
-                        t_log = time.perf_counter()
-                    if at_end: break
-    finally:
-        bar.close()
-    model = load_trained(workdir)
-    best = manager.best_step() if val_sets else manager.latest_step()
-    model_path = save_model_file(workdir / 'model.npz', model, {'distill': settings, 'step': best})
+        objective = distill_objective(config, tmodel.params, tmodel.config, variant, alpha, beta, settings)
+    summary = train(cfg, workdir, resume=resume, progress=progress, mesh=mesh, resume_override=resume_override,
+                    objective=objective)
+    workdir = Path(summary['workdir'])
+    manager = checkpoint_manager(workdir, read_only=True)
+    best = manager.best_step() if cfg.val else manager.latest_step()
+    model_path = save_model_file(workdir / 'model.npz', load_trained(workdir), {'distill': settings, 'step': best})
     records = read_jsonl(workdir / 'metrics.jsonl') if (workdir / 'metrics.jsonl').exists() else []
     curve = sorted({r['step']: r['val_psnr'] for r in records if 'val_psnr' in r}.items())  # a resumed run logs some twice
-    summary = {'workdir': str(workdir), 'steps': step, 'best_step': best, 'variant': variant, **settings,
-               'best_val_psnr': max((p for _, p in curve), default=None), 'curve': curve,
-               'model_file': str(model_path)}
-    write_json_atomic(workdir / 'distill.json', summary)
-    return summary
+    out = {'workdir': str(workdir), 'steps': summary['steps'], 'best_step': best, **settings,
+           'best_val_psnr': max((p for _, p in curve), default=None), 'curve': curve, 'model_file': str(model_path)}
+    write_json_atomic(workdir / 'distill.json', out)
+    return out
+
+def add_distill_args(parser: argparse.ArgumentParser) -> None:
+    "Arguments of `sesr_nb distill`: those of `sesr_nb train` (the student's run) plus the teacher and the loss."
+    add_train_args(parser)
+    parser.add_argument('--teacher', default=None, help='trained run folder or model file of the teacher (same scale)')
+    parser.add_argument('--variant', default='output', choices=VARIANTS, help='what the student learns from the teacher: '
+                        'output (KD on the image), final (+ the last residual stream), blocks (+ depth-matched blocks), '
+                        'plain (no teacher: the control)')
+    parser.add_argument('--alpha', type=float, default=1.0, help='weight of the output KD term')
+    parser.add_argument('--beta', type=float, default=1.0, help='weight of the feature term (final, blocks)')
+
+def distill_command(args: argparse.Namespace) -> CommandOutput:
+    "Run `sesr_nb distill`."
+    cfg = config_from_args(TrainConfig, args)
+    summary = distill(args.teacher, cfg, args.workdir, args.variant, args.alpha, args.beta, resume=args.resume,
+                      progress=not args.no_progress and not args.json, resume_override=args.resume_override)
+    best = f", best validation PSNR {summary['best_val_psnr']:.2f} dB" if summary['best_val_psnr'] is not None else ''
+    return CommandOutput(summary, f"distilled ({summary['variant']}) {summary['steps']} steps in {summary['workdir']}"
+                                  f"{best}; model file {summary['model_file']}")

@@ -12,7 +12,7 @@ from typing import Any
 import json
 import numpy as np
 from .arch import BicubicModel, SRModel
-from .cli import CommandOutput
+from .options import CommandOutput
 from .datasets import PairedDataset, load_dataset
 from .fileio import BadImageError, SkippedImageWarning, markdown_table as render_markdown_table, write_json_atomic
 from .metrics import min_eval_size, sr_metrics

@@ -14,7 +14,7 @@ from jax import export as jax_export
 
 from .arch import TrainedModel
 from .checkpoint import load_model, save_model_file
-from .cli import CommandOutput
+from .options import CommandOutput
 from .fileio import write_bytes_atomic
 from .onnx_export import DEFAULT_CALIBRATION, export_onnx
 from .tflite_export import export_tflite

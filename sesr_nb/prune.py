@@ -4,34 +4,32 @@
 
 # %% ../nbs/17_prune.ipynb #8ad78e44
 from __future__ import annotations
-import argparse, base64, dataclasses, json, math, os, shutil, sys, time
+import argparse, base64, dataclasses, json, os, shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
-from .arch import TrainedModel, arch_config, architecture_of, model_record
-from .checkpoint import (checkpoint_manager, load_train_params, restore_checkpoint, save_checkpoint,
-                         save_model_file)
-from .cli import CommandOutput, add_config_args, config_from_args, option
-from .color import rgb_to_model_y, rgb_to_y
+from .arch import TrainedModel, arch_config, architecture_of
+from .checkpoint import (checkpoint_manager, checkpoint_meta, load_train_params, restore_checkpoint,
+                                save_checkpoint, save_model_file)
 from .datasets import PairedDataset, load_dataset
 from .evaluate import evaluate_model
-from .fileio import append_jsonl, read_jsonl, write_json_atomic
-from .sampler import PatchSampler, SamplerConfig, training_images
-from .train import TrainState, data_mesh, make_optimizer, make_train_step, shard_batch
+from .fileio import append_jsonl, write_json_atomic
+from .options import CommandOutput, add_config_args, config_from_args, option
+from .sampler import PatchSampler
+from .train import (Objective, Recipe, TrainState, check_resume, make_optimizer, train_sampler,
+                           train_segment)
 
 # %% auto #0
 __all__ = ['PRUNE_SCOPES', 'prunable_layers', 'full_mask', 'apply_mask', 'sparsity', 'magnitude_mask', 'rate_for_sparsity',
-           'mask_to_record', 'mask_from_record', 'masked_loss_fn', 'masked_model', 'split_holdout', 'CropValidator',
-           'train_masked', 'PruneConfig', 'PruneData', 'prepare_data', 'initial_network', 'test_scores', 'imp',
-           'add_prune_args', 'prune_command']
+           'mask_to_record', 'mask_from_record', 'masked_loss_fn', 'masked_model', 'masked_objective', 'train_masked',
+           'PruneConfig', 'PruneData', 'prepare_data', 'initial_network', 'test_scores', 'imp', 'add_prune_args',
+           'prune_command']
 
 # %% ../nbs/17_prune.ipynb #eff1f287
 def prunable_layers(cparams: Mapping) -> list[str]:
@@ -113,9 +111,8 @@ def mask_from_record(record: Mapping[str, str], cparams: Mapping) -> dict[str, n
 
 # %% ../nbs/17_prune.ipynb #00879874
 def masked_loss_fn(config: Any, mask: Mapping, compute_dtype=jnp.float32) -> Callable:
-    """The L1 loss of the masked deployed network, L(θ, lr, hr) = mean |f(lr; deploy(θ) ⊙ M) − hr|, for
-    `make_train_step(..., loss_fn=...)`: the forward runs the collapsed convolutions, the gradient reaches the
-    trainable (expanded) θ through the mask and the collapse."""
+    """The L1 loss of the masked deployed network, L(θ, lr, hr) = mean |f(lr; deploy(θ) ⊙ M) − hr|: the forward runs
+    the collapsed convolutions, the gradient reaches the trainable (expanded) θ through the mask and the collapse."""
     arch, compute_dtype = architecture_of(config), jnp.dtype(compute_dtype)
     masks = {name: jnp.asarray(m, bool) for name, m in mask.items()}
     def loss(params, lr, hr):
@@ -131,118 +128,30 @@ def masked_model(config: Any, params: Any, mask: Mapping, name: str | None = Non
     cparams = jax.device_get(apply_mask(arch.deploy(params, config), mask))
     return TrainedModel(arch, config, cparams, name)
 
+def masked_objective(config: Any, mask: Mapping) -> Objective:
+    "Training through `mask` as an objective of the engine: `masked_loss_fn`, validated as the masked deployed network."
+    loss = masked_loss_fn(config, mask)
+    return Objective(lambda params, batch, aux: (loss(params, batch['lr'], batch['hr']), {}), 'masked',
+                     model=lambda params, config: masked_model(config, params, mask))
+
 # %% ../nbs/17_prune.ipynb #aafb3a52
-@partial(jax.jit, static_argnums=3)
-def _masked_forward(params: Any, mask: Mapping, x: jax.Array, config: Any) -> jax.Array:
-    "The masked deployed network of trainable `params` on NHWC batch `x` (compiled once per config and shape)."
-    arch = architecture_of(config)
-    return arch.deploy_apply(apply_mask(arch.deploy(params, config), mask), x, config)
-
-def split_holdout(datasets: Sequence[PairedDataset], holdout: int, seed: int = 0) -> tuple[list[PairedDataset], PairedDataset | None]:
-    "Hold out `holdout` images of `datasets` (drawn with `seed`) for choosing checkpoints; the rest stay for training."
-    jobs = [(d, i) for d in datasets for i in range(len(d))]
-    if holdout < 0 or holdout >= len(jobs):
-        raise ValueError(f'cannot hold out {holdout} of {len(jobs)} training images; use 0 <= holdout < {len(jobs)}')
-    if holdout == 0: return list(datasets), None
-    chosen = set(np.random.default_rng([seed, 7]).choice(len(jobs), holdout, replace=False).tolist())
-    held, train, offset = [d[i] for j, (d, i) in enumerate(jobs) if j in chosen], [], 0
-    for d in datasets:
-        train.append(dataclasses.replace(d, pairs=[d[i] for i in range(len(d)) if offset + i not in chosen]))
-        offset += len(d)
-    scale = datasets[0].scale
-    return [d for d in train if len(d)], PairedDataset('holdout', scale, held, 'held-out training images')
-
-@dataclass(frozen=True, eq=False)
-class CropValidator:
-    """Validation PSNR for choosing checkpoints: the deployed network on one fixed centre crop (LR `crop`×`crop`) of each
-    image, Y on 8-bit levels, `scale` pixels shaved — one compiled batch instead of a compile per image size."""
-    lr: np.ndarray     # (n, crop, crop, 1) float32 model input
-    hr_y: np.ndarray   # (n, s·crop, s·crop) float64 Y, 0-255
-    scale: int
-
-    @classmethod
-    def from_dataset(cls, dataset: PairedDataset, crop: int = 64) -> CropValidator:
-        "Centre crops of every image of `dataset` with an LR side of at least `crop`."
-        s, lrs, hrs = dataset.scale, [], []
-        for pair in dataset:
-            h, w = pair.lr.shape[:2]
-            if min(h, w) < crop: continue
-            y, x = (h - crop) // 2, (w - crop) // 2
-            lrs.append(rgb_to_model_y(pair.lr[y:y + crop, x:x + crop]))
-            hrs.append(rgb_to_y(pair.hr[s * y:s * (y + crop), s * x:s * (x + crop)]))
-        if not lrs: raise ValueError(f'no image of {dataset.name} has an LR side of {crop}; use a smaller crop')
-        return cls(np.stack(lrs).astype(np.float32), np.stack(hrs), s)
-
-    def psnr(self, config: Any, params: Any, mask: Mapping | None = None) -> float:
-        "Mean PSNR (dB) over the crops of the deployed network of trainable `params`, with `mask` applied if given."
-        mask = full_mask(architecture_of(config).deploy(params, config)) if mask is None else mask
-        sr = np.asarray(_masked_forward(params, {k: jnp.asarray(v, bool) for k, v in mask.items()},
-                                        jnp.asarray(self.lr), config), np.float64)[..., 0]
-        sr = np.clip(np.floor(sr * 255 + 0.5), 0, 255)  # 8-bit levels, as the evaluation harness rounds
-        b = self.scale
-        mse = np.mean((sr[:, b:-b, b:-b] - self.hr_y[:, b:-b, b:-b]) ** 2, axis=(1, 2))
-        return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
-
-# %% ../nbs/17_prune.ipynb #1df56152
-def _host(tree): return jax.tree.map(np.asarray, jax.device_get(tree))
-
-def train_masked(state: TrainState, mask: Mapping, config: Any, tx, sampler: PatchSampler, start: int, stop: int, *,
-                 validator: CropValidator | None = None, val_every: int = 0, snapshot_at: Sequence[int] = (),
-                 log: Callable[[dict], None] | None = None, log_every: int = 50, progress: bool = False,
-                 desc: str = 'train', mesh=None) -> dict:
-    """Train `state` with `mask` on the sampler's batches `start`..`stop`-1 (counted over epochs), validating every
-    `val_every` steps and at the end. Returns {'state' (final), 'best_params' (host copy of the best validated θ, or
-    the final one without a validator), 'best_val_psnr', 'best_step', 'curve' [(step, psnr)], 'snapshots'
-    {step: host TrainState}, 'seconds'}."""
-    if not 0 <= start < stop: raise ValueError(f'need 0 <= start < stop, got {start}, {stop}')
-    mesh = mesh or data_mesh()
-    train_step = make_train_step(config, tx, mesh=mesh, loss_fn=masked_loss_fn(config, mask))
-    per_epoch = sampler.steps_per_epoch
-    state = jax.device_put(jax.device_get(state), jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-    best = {'best_params': None, 'best_val_psnr': None, 'best_step': None}
-    curve, snapshots, pending, t0 = [], {}, [], time.perf_counter()
-    if start in snapshot_at: snapshots[start] = _host(state)
-    epoch0, batch0 = divmod(start, per_epoch)
-    bar = tqdm(total=stop - start, desc=desc, unit='step', disable=not progress, leave=False, file=sys.stderr,
-               dynamic_ncols=True)
-    step = start
-    try:
-        with sampler.stream(epoch0, batch0, math.ceil(stop / per_epoch) - epoch0) as stream:
-            for batch in stream:
-                state, metrics = train_step(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr))
-                pending.append(metrics)
-                step += 1
-                bar.update(1)
-                at_val = step == stop or (val_every and (step - start) % val_every == 0)
-                if step % log_every == 0 or at_val:
-                    fetched, pending = jax.device_get(pending), []
-                    if not all(m['finite'] for m in fetched):
-                        raise RuntimeError(f'{desc}: the loss or a gradient became non-finite near step {step}; '
-                                           'lower the learning rate (--lr)')
-                    loss = float(np.mean([m['loss'] for m in fetched]))
-                    if log: log({'step': step, 'loss_mean': loss})
-                    bar.set_postfix(loss=f'{loss:.4f}')
-                if step in snapshot_at: snapshots[step] = _host(state)
-                if at_val and validator is not None:
-                    psnr = validator.psnr(config, state.params, mask)
-                    curve.append((step, psnr))
-                    if log: log({'step': step, 'val_psnr': round(psnr, 4)})
-                    if best['best_val_psnr'] is None or psnr > best['best_val_psnr']:
-                        best = {'best_params': _host(state.params), 'best_val_psnr': psnr, 'best_step': step}
-                if step >= stop: break
-    finally:
-        bar.close()
-    if best['best_params'] is None: best = {'best_params': _host(state.params), 'best_val_psnr': None, 'best_step': stop}
-    return {'state': state, **best, 'curve': curve, 'snapshots': snapshots, 'seconds': time.perf_counter() - t0}
+def train_masked(state: TrainState, mask: Mapping, config: Any, tx, sampler: PatchSampler, stop: int, *,
+                 val_sets: Sequence[PairedDataset] = (), score: Callable[[Any], float] | None = None, val_every: int = 0,
+                 snapshot_at: Sequence[int] = (), log: Callable[[dict], None] | None = None, log_every: int = 50,
+                 progress: bool = False, desc: str = 'train', mesh=None) -> dict:
+    """Train `state` through `mask` on the sampler's batches from its step to `stop` (`train_segment` with
+    `masked_objective`): validation on the first of `val_sets` (or `score(params)`), best θ kept, snapshots at
+    `snapshot_at`. Returns `train_segment`'s record."""
+    return train_segment(state, masked_objective(config, mask), tx, sampler, stop, config, val_sets=val_sets,
+                         score=score, val_every=val_every, snapshot_at=snapshot_at, log=log, log_every=log_every,
+                         progress=progress, desc=desc, mesh=mesh)
 
 # %% ../nbs/17_prune.ipynb #9b49fa27
 @dataclass
-class PruneConfig:
-    "An IMP-with-rewinding run: the network and data, the pruning schedule, and the training recipe of every round."
+class PruneConfig(Recipe):
+    "An IMP-with-rewinding run: the network, the pruning schedule, and the recipe (`09_train.Recipe`) of every round."
     arch: str = option('M3', 'architecture preset to prune (ignored with --init-from, which names the network)')
     scale: int = option(2, 'upscaling factor', choices=(2, 3, 4))
-    data: tuple[str, ...] = option(('skimage:train',), 'training image sets (folders, skimage:train, div2k)', metavar='SET')
-    holdout: int = option(10, 'training images held out to choose each round\'s checkpoint (0: keep the last weights)')
     test: tuple[str, ...] = option((), 'sets scored with each round\'s chosen network (e.g. Set5 Set14 folders)',
                                    nargs='*', metavar='SET')
     init_from: str | None = option(None, 'trained run to start from (its weights are θ_0); default: a fresh init')
@@ -253,28 +162,18 @@ class PruneConfig:
     rewind: int | None = option(None, 'k: the step the unpruned weights rewind to (default: --steps / 20)')
     reset_optimizer: bool = option(False, 'give every pruning round a fresh optimiser state instead of rewinding it '
                                    'with the weights (an ablation; see the text)')
-    batch_size: int = option(32, 'patches per step')
-    lr_patch: int = option(64, 'LR patch side')
-    patches_per_image: int = option(64, 'random patches per image per epoch')
-    learning_rate: float = option(5e-4, 'learning rate (AMSGrad)', flags=('--lr', '--learning-rate'))
-    schedule: str = option('constant', 'learning-rate schedule within a round', choices=('constant', 'cosine'))
-    adam_eps: float = option(1e-7, 'AMSGrad epsilon')
-    seed: int = option(0, 'seed of the initialisation, the held-out split and the patch sampler')
-    val_every: int = option(0, 'steps between validations (0: 8 per round)')
-    val_crop: int = option(64, 'LR side of the validation centre crops')
-    log_every: int = option(50, 'steps between loss log lines')
 
     def __post_init__(self):
-        self.data, self.test = tuple(self.data), tuple(self.test)
+        self.check_recipe()
+        self.test = tuple(self.test)
         if self.rewind is None: self.rewind = max(1, round(0.05 * self.steps))
         if self.scope not in PRUNE_SCOPES: raise ValueError(f'scope must be one of {PRUNE_SCOPES}, got {self.scope!r}')
         if not 0 < self.rate < 1: raise ValueError(f'rate must be in (0, 1), got {self.rate}')
-        for name in ('rounds', 'steps', 'batch_size', 'lr_patch', 'patches_per_image', 'log_every', 'val_crop'):
+        for name in ('rounds', 'steps'):
             if getattr(self, name) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if not 0 <= self.rewind < self.steps:
             raise ValueError(f'the rewind step k must satisfy 0 <= k < steps, got k={self.rewind}, steps={self.steps}')
-        if self.holdout < 0 or self.val_every < 0: raise ValueError('holdout and val_every must be >= 0')
-        if not self.data: raise ValueError('at least one training set is needed (--data)')
+        if self.schedule == 'tail': raise ValueError('a pruning round uses a constant or cosine schedule, not tail')
         if self.init_from is None: arch_config(self.arch, self.scale)  # validates the preset
 
     @property
@@ -286,25 +185,18 @@ class PruneConfig:
         "Optimiser steps spent up to the end of round `round_index` (the checkpoint's step number)."
         return self.steps + round_index * self.round_steps
 
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
-
 # %% ../nbs/17_prune.ipynb #12aa8c01
 @dataclass(frozen=True, eq=False)
 class PruneData:
-    "What every round trains and is judged on: the patch sampler, the held-out validator and the test sets."
+    "What every round trains and is judged on: the patch sampler, the validation sets (the first chooses) and the test sets."
     sampler: PatchSampler
-    validator: CropValidator | None
+    val_sets: tuple[PairedDataset, ...] = ()
     test_sets: tuple[PairedDataset, ...] = ()
 
 def prepare_data(cfg: PruneConfig) -> PruneData:
-    "Load `cfg.data`, hold out `cfg.holdout` images for validation, and load the test sets."
-    sets = [load_dataset(spec, cfg.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
-    train_sets, held = split_holdout(sets, cfg.holdout, cfg.seed)
-    sampler = PatchSampler(training_images(train_sets, cfg.lr_patch),
-                           SamplerConfig(lr_patch=cfg.lr_patch, patches_per_image=cfg.patches_per_image,
-                                         batch_size=cfg.batch_size, seed=cfg.seed))
-    validator = CropValidator.from_dataset(held, min(cfg.val_crop, cfg.lr_patch)) if held is not None else None
-    return PruneData(sampler, validator, tuple(load_dataset(spec, cfg.scale) for spec in cfg.test))
+    "The recipe's sampler (`train_sampler`), validation sets and the test sets of `cfg`."
+    return PruneData(train_sampler(cfg, cfg.scale), tuple(load_dataset(spec, cfg.scale) for spec in cfg.val),
+                     tuple(load_dataset(spec, cfg.scale) for spec in cfg.test))
 
 def initial_network(cfg: PruneConfig) -> tuple[Any, Any, Any]:
     "(architecture, config, θ_0): a fresh initialisation of `cfg.arch`, or the trained weights of `cfg.init_from`."
@@ -321,42 +213,27 @@ def test_scores(model: TrainedModel, test_sets: Sequence[PairedDataset]) -> dict
     return {s.name: round(s.psnr, 4) for s in evaluate_model(model, list(test_sets), model.scale).sets}
 
 # %% ../nbs/17_prune.ipynb #c7af6dde
-_RESUME_KEYS = ('arch', 'scale', 'data', 'holdout', 'init_from', 'rate', 'scope', 'steps', 'rewind', 'reset_optimizer',
-                'batch_size',
-                'lr_patch', 'patches_per_image', 'learning_rate', 'schedule', 'seed')
-
-def _check_prune_workdir(workdir: Path, cfg: PruneConfig, resume: bool, latest: int | None) -> None:
-    "A fresh schedule needs an empty run folder; a resumed one the same recipe."
-    if latest is not None and not resume:
-        raise ValueError(f'{workdir} already holds a pruning run (round checkpoint at step {latest}); pass --resume '
-                         'to continue it or choose another --workdir')
-    path = workdir / 'config.json'
-    if resume and path.exists():
-        before = json.loads(path.read_text())
-        for key in _RESUME_KEYS:
-            was, now = before.get(key), cfg.to_dict()[key]
-            if isinstance(was, list): was = tuple(was)
-            if key in before and was != now:
-                raise ValueError(f'cannot resume {workdir}: it was pruned with {key}={was!r}, now {now!r}')
+_PRUNE_FREE = ('val_every', 'log_every', 'keep', 'rounds', 'test')  # reporting, test sets, and the number of rounds (a resume may add some)
 
 def imp(cfg: PruneConfig, workdir: str | os.PathLike, resume: bool = False, progress: bool = True,
         data: PruneData | None = None) -> dict:
     """Iterative magnitude pruning with rewinding, as `cfg` says, in run folder `workdir`: round 0 trains the dense
     network to step N (keeping θ_k and its optimiser state); every later round prunes `cfg.rate` of the remaining
     weights by magnitude, rewinds the rest to θ_k and trains k→N. One checkpoint per round; `resume` continues after
-    the last finished round. Returns a summary with one record per round."""
+    the last finished round (a larger `rounds` extends a finished schedule). Returns a summary with one record per round."""
     workdir = Path(workdir).expanduser().resolve()
+    if resume and not workdir.is_dir():
+        raise FileNotFoundError(f'cannot resume {workdir}: there is no such folder; check the --workdir path')
     workdir.mkdir(parents=True, exist_ok=True)
     manager = checkpoint_manager(workdir, keep=cfg.rounds + 1)
-    _check_prune_workdir(workdir, cfg, resume, manager.latest_step())
+    done = manager.latest_step()
+    check_resume(workdir, cfg.to_dict(), PruneConfig, resume=resume, latest=done, free=_PRUNE_FREE)
     write_json_atomic(workdir / 'config.json', cfg.to_dict())
     data = data or prepare_data(cfg)
     arch, config, params0 = initial_network(cfg)
     tx = make_optimizer(cfg, cfg.steps)
     cparams0 = arch.deploy(params0, config)
-    meta_base = {**model_record(arch, config), 'prune': cfg.to_dict()}
-    meta_base['model'] = meta_base.pop('config')   # the loaders read the network from meta['model']
-    records_path, done = workdir / 'rounds.json', manager.latest_step()
+    records_path = workdir / 'rounds.json'
     if done is None:  # a fresh schedule: drop what an attempt interrupted inside round 0 left behind
         shutil.rmtree(workdir / 'rewind', ignore_errors=True)
         (workdir / 'metrics.jsonl').unlink(missing_ok=True)
@@ -375,7 +252,7 @@ def imp(cfg: PruneConfig, workdir: str | os.PathLike, resume: bool = False, prog
             state, start = rewind_state, cfg.rewind
             if cfg.reset_optimizer: state = TrainState(state.step, state.params, tx.init(state.params))
         level = sparsity(mask)
-        out = train_masked(state, mask, config, tx, data.sampler, start, cfg.steps, validator=data.validator,
+        out = train_masked(state, mask, config, tx, data.sampler, cfg.steps, val_sets=data.val_sets[:1],
                            val_every=cfg.val_every or max(1, (cfg.steps - start) // 8),
                            snapshot_at=(cfg.rewind,) if r == 0 else (), log=lambda rec: log({'round': r, **rec}),
                            log_every=cfg.log_every, progress=progress,
@@ -383,7 +260,7 @@ def imp(cfg: PruneConfig, workdir: str | os.PathLike, resume: bool = False, prog
         if r == 0:
             rewind_state = out['snapshots'][cfg.rewind]
             save_checkpoint(rewind_manager, cfg.rewind, rewind_state.params, rewind_state.opt_state,
-                            {'step': cfg.rewind, **meta_base})
+                            checkpoint_meta(arch, config, cfg.rewind, prune=cfg.to_dict()))
         # the next mask ranks the surviving weights of the round's final (not best-validated) network
         next_mask = magnitude_mask(jax.device_get(apply_mask(arch.deploy(out['state'].params, config), mask)),
                                    mask, cfg.rate, cfg.scope)
@@ -394,8 +271,8 @@ def imp(cfg: PruneConfig, workdir: str | os.PathLike, resume: bool = False, prog
                                      {'round': r, 'sparsity': level['overall']})
         step = cfg.total_steps(r)
         save_checkpoint(manager, step, out['best_params'], jax.device_get(out['state'].opt_state),
-                        {'step': step, **meta_base, 'round': r, 'sparsity': level['overall'],
-                         'deploy_mask': mask_to_record(mask), 'next_mask': mask_to_record(next_mask)})
+                        checkpoint_meta(arch, config, step, prune=cfg.to_dict(), round=r, sparsity=level['overall'],
+                                        deploy_mask=mask_to_record(mask), next_mask=mask_to_record(next_mask)))
         records.append({'round': r, 'sparsity': level['overall'], 'layers': level['layers'], 'kept': level['kept'],
                         'total': level['total'], 'best_val_psnr': out['best_val_psnr'], 'best_step': out['best_step'],
                         'steps': cfg.steps - start, 'total_steps': step, 'seconds': round(out['seconds'], 1),

@@ -4,28 +4,34 @@
 
 # %% ../nbs/19_quant.ipynb #68665db5
 from __future__ import annotations
-import dataclasses, math, sys, time
+import argparse, dataclasses, json, math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from .arch import TrainedModel, architecture_of
+from .checkpoint import load_train_params, run_and_step
 from .conv import conv2d, prelu_nchw
+from .datasets import load_dataset
+from .fileio import write_json_atomic
 from .models import collapse, config_from_params, upsample_channels
+from .options import CommandOutput, config_from_args
 from .sampler import PatchSampler, SamplerConfig, training_images
-from .train import TrainConfig, TrainState, data_mesh, make_optimizer, make_train_step, shard_batch
+from .train import (Objective, Recipe, TrainConfig, TrainState, add_train_args, optimizer, pixel_objective,
+                           train, train_sampler, train_segment)
 
 # %% auto #0
 __all__ = ['QuantConfig', 'exact_div', 'weight_scale', 'quantize_weight', 'fake_quant_weight', 'act_qparams', 'quantize_act',
            'fake_quant_act', 'conv_layers', 'deploy_graph', 'activation_ranges', 'activation_qparams', 'quant_apply',
            'calibrate', 'calibration_patches', 'QuantizedModel', 'quantize_ptq', 'integer_model', 'integer_forward',
-           'qat_loss_fn', 'training_sampler', 'finetune', 'qat_finetune']
+           'qat_loss_fn', 'qat_objective', 'training_sampler', 'finetune', 'qat_finetune', 'add_quantize_args',
+           'quantize_command']
 
 # %% ../nbs/19_quant.ipynb #b9ebdded
 @dataclass(frozen=True)
@@ -278,44 +284,43 @@ def integer_forward(imodel: dict, x: np.ndarray, scale: int, act_qmax: int = 255
 
 # %% ../nbs/19_quant.ipynb #783f245c
 def qat_loss_fn(config: Any, spec: Mapping, qconfig: QuantConfig = QuantConfig()) -> Callable:
-    """L(θ, lr, hr) = mean |f_Q(lr; collapse(θ)) − hr| for `make_train_step(..., loss_fn=...)`: the fake-quantised
-    deployed graph on the collapsed weights with the fixed activation ranges `spec`, straight-through gradients to θ."""
+    """L(θ, lr, hr) = mean |f_Q(lr; collapse(θ)) − hr|: the fake-quantised deployed graph on the collapsed weights
+    with the fixed activation ranges `spec`, straight-through gradients to θ."""
     arch, qparams = architecture_of(config), activation_qparams(spec, qconfig)
     def loss(params, lr, hr):
         pred = quant_apply(arch.deploy(params, config), qparams, lr, qconfig)
         return jnp.mean(jnp.abs(pred - hr))
     return loss
 
+def qat_objective(config: Any, spec: Mapping, qconfig: QuantConfig = QuantConfig()) -> Objective:
+    """QAT as an objective of the training engine: `qat_loss_fn`, validated as the int8 network it trains
+    (`QuantizedModel` with ranges `spec`); the run records the ranges and bit widths."""
+    loss, arch = qat_loss_fn(config, spec, qconfig), architecture_of(config)
+    record = {'kind': 'qat', 'qconfig': qconfig.to_dict(),
+              'spec': jax.tree.map(lambda a: np.asarray(a, np.float32).tolist(), dict(spec))}
+    return Objective(lambda params, batch, aux: (loss(params, batch['lr'], batch['hr']), {}), 'qat', record=record,
+                     model=lambda params, config: QuantizedModel(arch, config, arch.deploy(params, config), spec, qconfig))
+
 def training_sampler(data: Sequence[str], scale: int, batch_size: int = 32, lr_patch: int = 64, seed: int = 0) -> PatchSampler:
     "The training recipe's patch sampler over dataset specs `data` (e.g. '../shared/data/T91@train', 'skimage:train')."
-    from sesr_nb.datasets import load_dataset
-    sets = [load_dataset(spec, scale, min_lr_size=lr_patch) for spec in data]
-    return PatchSampler(training_images(sets, lr_patch), SamplerConfig(lr_patch=lr_patch, batch_size=batch_size, seed=seed))
+    return train_sampler(Recipe(data=tuple(data), val=(), batch_size=batch_size, lr_patch=lr_patch, seed=seed), scale)
 
 def finetune(config: Any, params: Any, sampler: PatchSampler, steps: int, learning_rate: float = 5e-5,
-             schedule: str = 'cosine', loss_fn: Callable | None = None, progress: bool = False, desc: str = 'finetune') -> dict:
-    """Fine-tune trainable `params` for `steps` batches of `sampler` with the project's optimiser and jitted train step
-    (`loss_fn` None: the fp32 L1 loss). Returns {'params' (host), 'losses' (per step), 'seconds'}."""
+             schedule: str = 'cosine', objective: Objective | None = None, progress: bool = False,
+             desc: str = 'finetune') -> dict:
+    """Fine-tune trainable `params` for `steps` batches of `sampler` through the engine (`train_segment`) with the
+    project's optimiser (`objective` None: the fp32 L1 loss). Returns {'params' (host), 'losses' (per step), 'seconds'}."""
     if steps < 1: raise ValueError(f'steps must be >= 1, got {steps}')
     if sampler.scale != config.scale:
         raise ValueError(f'the sampler makes x{sampler.scale} patches but the network is x{config.scale}: build the sampler '
                          f'with scale={config.scale}')
-    cfg = TrainConfig(arch=f'{architecture_of(config).name}:{config.preset}', scale=config.scale, data=('(sampler)',),
-                      val=(), steps=steps, learning_rate=learning_rate, schedule=schedule)
-    tx, mesh = make_optimizer(cfg, steps), data_mesh()
-    step_fn = make_train_step(config, tx, mesh=mesh, loss_fn=loss_fn)
-    state = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
-    state = jax.device_put(jax.device_get(state), jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-    losses, t0 = [], time.perf_counter()
-    with sampler.stream(0, 0, None) as stream, tqdm(total=steps, desc=desc, disable=not progress, leave=False,
-                                                    file=sys.stderr, dynamic_ncols=True) as bar:
-        for _, batch in zip(range(steps), stream):
-            state, metrics = step_fn(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr))
-            losses.append(metrics['loss'])
-            bar.update(1)
-    losses = [float(v) for v in jax.device_get(losses)]
-    if not np.all(np.isfinite(losses)): raise RuntimeError(f'{desc}: the loss became non-finite; lower the learning rate')
-    return {'params': jax.device_get(state.params), 'losses': losses, 'seconds': time.perf_counter() - t0}
+    objective = objective or pixel_objective(config)
+    tx = optimizer(learning_rate, schedule, steps)
+    losses = []
+    out = train_segment(TrainState(jnp.zeros((), jnp.int32), params, tx.init(params)), objective, tx, sampler, steps,
+                        config, log=lambda rec: losses.append(rec['loss']) if 'loss' in rec else None, log_every=1,
+                        progress=progress, desc=desc)
+    return {'params': jax.device_get(out['state'].params), 'losses': losses, 'seconds': out['seconds']}
 
 def qat_finetune(run: str, steps: int, data: Sequence[str], learning_rate: float = 5e-5, schedule: str = 'cosine',
                  batch_size: int = 32, lr_patch: int = 64, seed: int = 0, calib_count: int = 256,
@@ -323,13 +328,41 @@ def qat_finetune(run: str, steps: int, data: Sequence[str], learning_rate: float
     """Quantisation-aware fine-tuning of a trained run (its best checkpoint): calibrate the activations on
     `calib_count` patches of `data`, fine-tune the expanded weights through the fake-quantised collapsed graph for
     `steps` steps; returns (the QuantizedModel with those ranges, {'params', 'losses', 'seconds', 'spec'})."""
-    from sesr_nb.checkpoint import load_train_params
-    from sesr_nb.datasets import load_dataset
     arch, config, params, _ = load_train_params(run)
     sets = [load_dataset(spec, config.scale, min_lr_size=lr_patch) for spec in data]
     spec = calibrate(arch.deploy(params, config), calibration_patches(sets, calib_count, lr_patch, seed))
     out = finetune(config, params, training_sampler(data, config.scale, batch_size, lr_patch, seed), steps,
-                   learning_rate, schedule, qat_loss_fn(config, spec, qconfig), progress, 'QAT')
+                   learning_rate, schedule, qat_objective(config, spec, qconfig), progress, 'QAT')
     model = QuantizedModel(arch, config, jax.device_get(arch.deploy(out['params'], config)), spec, qconfig,
                            f'{config.name} QAT w{qconfig.weight_bits}a{qconfig.act_bits}')
     return model, {**out, 'spec': spec}
+
+# %% ../nbs/19_quant.ipynb #eaf7fb03
+def add_quantize_args(parser: argparse.ArgumentParser) -> None:
+    "Arguments of `sesr_nb quantize`: a training run's (from the trained run `--init-from`), plus calibration and bit widths."
+    add_train_args(parser)
+    parser.add_argument('--calib-count', type=int, default=256, help='training patches that calibrate the activation ranges')
+    parser.add_argument('--io', action='store_true', help='also quantise the input and the residual sum (the full-integer '
+                        'graph of the int8 .tflite and .onnx files)')
+
+def quantize_command(args: argparse.Namespace) -> CommandOutput:
+    """Run `sesr_nb quantize`: QAT of the trained run `--init-from` in a run folder of its own, with the activation
+    ranges calibrated on `--calib-count` training patches; writes `qat.json` (ranges and bit widths) beside it."""
+    if not args.init_from: raise ValueError('name the trained run to quantise with --init-from RUN')
+    arch, config, params, step = load_train_params(args.init_from)
+    recorded = Path(run_and_step(args.init_from)[0]) / 'config.json'
+    if 'arch' not in args.explicit and recorded.exists():   # train the run's own network unless --arch says otherwise
+        args.arch = json.loads(recorded.read_text()).get('arch', args.arch)
+    args.scale = config.scale
+    cfg = config_from_args(TrainConfig, args)
+    qconfig = QuantConfig(io=args.io)
+    sets = [load_dataset(spec, config.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
+    spec = calibrate(arch.deploy(params, config), calibration_patches(sets, args.calib_count, cfg.lr_patch, cfg.seed))
+    summary = train(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json,
+                    resume_override=args.resume_override, objective=qat_objective(config, spec, qconfig))
+    write_json_atomic(Path(summary['workdir']) / 'qat.json', {'source': str(args.init_from), 'source_step': step,
+                                                             'qconfig': qconfig.to_dict(), 'spec': jax.tree.map(
+                                                                 lambda a: np.asarray(a, np.float32).tolist(), spec)})
+    best = f", best int8 validation PSNR {summary['best_val_psnr']:.2f} dB" if summary['best_val_psnr'] else ''
+    return CommandOutput(summary, f"quantisation-aware training: {summary['steps']} steps in {summary['workdir']}{best}; "
+                                  'activation ranges in qat.json')

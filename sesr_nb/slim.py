@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_slim.ipynb #676f3ddc
 from __future__ import annotations
-import argparse, dataclasses, math, os, time
+import argparse, dataclasses, json, os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,22 +12,22 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .arch import architecture_of
-from .checkpoint import checkpoint_manager, load_train_params, save_checkpoint
-from .cli import CommandOutput, add_config_args, config_from_args, option
+from .checkpoint import checkpoint_manager, checkpoint_meta, load_train_params, restore_checkpoint, save_checkpoint
 from .collapse import collapse_linear_block
-from .datasets import PairedDataset, load_dataset
+from .datasets import load_dataset
 from .fileio import append_jsonl, write_json_atomic
 from .models import SESRConfig, config_from_params
-from .sampler import PatchSampler, SamplerConfig, training_images
-from .train import TrainState, data_mesh, make_train_step, shard_batch, validate
+from .options import CommandOutput, add_config_args, config_from_args, option
+from .sampler import PatchSampler
+from .train import (Recipe, TrainState, check_resume, make_optimizer, pixel_objective, train_sampler,
+                           train_segment)
 
 # %% auto #0
 __all__ = ['CRITERIA', 'slim_params', 'slim_config', 'channel_gate', 'zero_channels', 'channel_magnitude', 'channel_saliency',
-           'channels_to_keep', 'SlimConfig', 'stage_widths', 'finetune', 'prune_step', 'slim', 'holdout_split',
-           'slim_run', 'add_slim_args', 'slim_command']
+           'channels_to_keep', 'SlimConfig', 'stage_widths', 'finetune_stage', 'prune_step', 'slim', 'slim_run',
+           'add_slim_args', 'slim_command']
 
 # %% ../nbs/18_slim.ipynb #4bb6c357
 def _blocks(params: dict) -> list[str]:
@@ -127,31 +127,26 @@ def channels_to_keep(scores: np.ndarray, f: int) -> np.ndarray:
 
 # %% ../nbs/18_slim.ipynb #67459757
 @dataclass
-class SlimConfig:
-    "A channel-pruning run: from a trained SESR run, prune to `f` channels in stages, fine-tuning after each."
+class SlimConfig(Recipe):
+    "A channel-pruning run: from a trained SESR run, prune to `f` channels in stages, fine-tuning each with the recipe."
     init_from: str = option('', 'trained run, checkpoint or step folder to prune (its best checkpoint)', flags=('--from', '--init-from'))
     f: int = option(8, 'residual channels to keep')
     stages: int = option(2, 'pruning steps from the current f down to --f (equal-sized)')
+    widths: tuple[int, ...] = option((), 'the channel counts of the stages, decreasing to --f (instead of --stages)',
+                                     metavar='F')
     criterion: str = option('fisher', 'channel saliency', choices=CRITERIA)
     steps: int = option(1000, 'fine-tuning steps after each pruning step')
-    data: tuple[str, ...] = option(('../shared/data/T91', '../shared/data/BSD200'), 'training image folders', metavar='SET')
-    val: tuple[str, ...] = option((), 'validation sets (the first picks the best parameters of each stage)', nargs='*', metavar='SET')
-    batch_size: int = option(32, 'patches per step')
-    lr_patch: int = option(64, 'LR patch side')
-    patches_per_image: int = option(64, 'random patches per image per epoch')
-    learning_rate: float = option(5e-4, 'fine-tuning learning rate (AMSGrad, constant)', flags=('--lr', '--learning-rate'))
     saliency_batches: int = option(8, 'training batches that estimate the Fisher saliency')
-    val_every: int = option(250, 'steps between validations')
-    seed: int = option(0, 'seed of the patch sampler')
 
     def __post_init__(self):
-        self.data, self.val = tuple(self.data), tuple(self.val)
+        self.check_recipe()
+        self.widths = tuple(int(w) for w in self.widths)
         if self.criterion not in CRITERIA: raise ValueError(f'criterion must be one of {CRITERIA}, got {self.criterion!r}')
-        for name in ('f', 'stages', 'steps', 'batch_size', 'lr_patch', 'patches_per_image', 'saliency_batches', 'val_every'):
+        for name in ('f', 'stages', 'steps', 'saliency_batches'):
             if getattr(self, name) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        if not self.data: raise ValueError('at least one training image folder is needed (--data)')
-
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
+        if self.widths and self.widths[-1] != self.f:
+            raise ValueError(f'--widths must end at --f {self.f}, got {" ".join(map(str, self.widths))}')
+        if self.schedule == 'tail': raise ValueError('a slimming stage uses a constant or cosine schedule, not tail')
 
 def stage_widths(f_from: int, f_to: int, stages: int) -> list[int]:
     "The channel counts after each of `stages` pruning steps from `f_from` to `f_to` (equal steps, rounded)."
@@ -160,32 +155,19 @@ def stage_widths(f_from: int, f_to: int, stages: int) -> list[int]:
     return sorted(set(w for w in widths if w < f_from), reverse=True) or [f_to]
 
 # %% ../nbs/18_slim.ipynb #8107eb29
-def finetune(params: dict, config: SESRConfig, sampler: PatchSampler, steps: int, learning_rate: float = 5e-4,
-             val_sets: Sequence = (), val_every: int = 250, start: int = 0, log=None) -> tuple[dict, dict, list[dict]]:
-    """Train SESR `params` for `steps` collapsed-forward AMSGrad steps on `sampler` batches (sampler step `start` on);
-    returns (final params, best params by the first validation set, or the final ones without one; log records)."""
-    tx = optax.amsgrad(learning_rate, eps=1e-7)
-    mesh = data_mesh(jax.devices()[:1])
-    step_fn = make_train_step(config, tx, 'collapsed', jnp.float32, mesh)
-    state = TrainState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.array, params), tx.init(params))
-    per_epoch, records, best, best_psnr, losses = sampler.steps_per_epoch, [], None, -math.inf, []
-    t0 = time.perf_counter()
-    with sampler.stream(*divmod(start, per_epoch)) as stream:
-        for i, batch in enumerate(stream, 1):
-            state, metrics = step_fn(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr))
-            losses.append(metrics['loss'])
-            if i % val_every == 0 or i == steps:
-                rec = {'step': start + i, 'f': config.f, 'loss_mean': float(np.mean(jax.device_get(losses))),
-                       'sec_per_step': round((time.perf_counter() - t0) / i, 4)}
-                losses = []
-                if val_sets:
-                    rec.update(validate(state.params, config, val_sets))
-                    if rec['val_psnr'] > best_psnr: best_psnr, best = rec['val_psnr'], jax.device_get(state.params)
-                records.append(rec)
-                if log: log(rec)
-            if i == steps: break
-    final = jax.device_get(state.params)
-    return final, best if best is not None else final, records
+def finetune_stage(params: dict, config: SESRConfig, sampler: PatchSampler, recipe: Recipe, steps: int, *,
+                   val_sets: Sequence = (), start: int = 0, log=None, progress: bool = False) -> tuple[dict, dict, list[dict]]:
+    """Fine-tune SESR `params` for `steps` collapsed-forward steps of `recipe`'s optimiser (a fresh state) on the
+    sampler's batches from step `start` on, through the engine (`train_segment`); returns (final params, best params
+    by the first validation set — the final ones without one —, the stage's validation records)."""
+    tx = make_optimizer(recipe, steps)
+    state = TrainState(jnp.asarray(start, jnp.int32), jax.tree.map(jnp.array, params), tx.init(params))
+    stage_log = (lambda rec: log({**rec, 'f': config.f})) if log else None
+    out = train_segment(state, pixel_objective(config, 'collapsed'), tx, sampler, start + steps, config,
+                        val_sets=val_sets, val_every=recipe.val_every or max(1, steps // 4), log=stage_log,
+                        log_every=recipe.log_every, progress=progress, desc=f'fine-tune f={config.f}')
+    records = [{'step': step, 'f': config.f, 'val_psnr': psnr} for step, psnr in out['curve']]
+    return jax.device_get(out['state'].params), out['best_params'], records
 
 # %% ../nbs/18_slim.ipynb #ada58983
 def prune_step(params: dict, config: SESRConfig, f: int, criterion: str = 'fisher', batches: Iterable = ()) -> tuple[dict, SESRConfig, dict]:
@@ -196,28 +178,27 @@ def prune_step(params: dict, config: SESRConfig, f: int, criterion: str = 'fishe
     keep = channels_to_keep(scores, f)
     return slim_params(params, keep), slim_config(config, f), {'scores': [float(s) for s in scores], 'keep': keep.tolist()}
 
-def slim(params: dict, config: SESRConfig, f: int, sampler: PatchSampler, *, stages: int = 2, widths: Sequence[int] | None = None,
-         criterion: str = 'fisher',
-         steps: int = 1000, learning_rate: float = 5e-4, val_sets: Sequence = (), val_every: int = 250,
-         saliency_batches: int = 8, start: int = 0, on_stage=None, log=None) -> list[dict]:
-    """Iterative channel pruning of trained SESR `params` down to `f` channels: `stages` times prune (by `criterion`)
-    then fine-tune `steps`, each stage continuing from the best parameters of the previous one (`widths` lists the
-    channel counts of the stages explicitly, ending at `f`, instead of equal steps). Returns one record per
+def slim(params: dict, config: SESRConfig, recipe: SlimConfig, sampler: PatchSampler, *, val_sets: Sequence = (),
+         start: int = 0, on_stage=None, log=None, progress: bool = False) -> list[dict]:
+    """Iterative channel pruning of trained SESR `params` down to `recipe.f` channels: at every width of
+    `recipe.widths` (default: `recipe.stages` equal steps) prune by `recipe.criterion`, then fine-tune `recipe.steps`
+    (`finetune_stage`), each stage continuing from the best parameters of the previous one. Returns one record per
     stage: {'f', 'config', 'params' (best), 'keep' (of the previous stage's channels), 'channels' (the same, numbered as
-    in `params`), 'scores', 'steps' (cumulative), 'records'}; `on_stage(record)` is
-    called after each; fine-tuning reads the sampler's batches from step `start` on."""
-    widths = stage_widths(config.f, f, stages) if widths is None else [int(w) for w in widths]
-    if not widths or widths[-1] != f or any(b >= a for a, b in zip([config.f] + widths, widths)):
-        raise ValueError(f'widths must decrease from below f={config.f} down to {f}, got {widths}')
+    in `params`), 'scores', 'steps' (cumulative), 'records'}; `on_stage(record)` is called after each; fine-tuning
+    reads the sampler's batches from step `start` on."""
+    widths = list(recipe.widths) or stage_widths(config.f, recipe.f, recipe.stages)
+    if not widths or widths[-1] != recipe.f or any(b >= a for a, b in zip([config.f] + widths, widths)):
+        raise ValueError(f'widths must decrease from below f={config.f} down to {recipe.f}, got {widths}')
     out, done, origin = [], 0, np.arange(config.f)
     for width in widths:
         unseen = 10_000 + len(out)  # saliency batches from epochs that training never reaches
-        batches = [sampler.batch(unseen, j % sampler.steps_per_epoch) for j in range(saliency_batches)] \
-            if criterion == 'fisher' else []
-        params, config, info = prune_step(params, config, width, criterion, batches)
+        batches = [sampler.batch(unseen, j % sampler.steps_per_epoch) for j in range(recipe.saliency_batches)] \
+            if recipe.criterion == 'fisher' else []
+        params, config, info = prune_step(params, config, width, recipe.criterion, batches)
         origin = origin[info['keep']]  # the kept channels, numbered as in the network `slim` started from
-        _, params, records = finetune(params, config, sampler, steps, learning_rate, val_sets, val_every, start + done, log)
-        done += steps
+        _, params, records = finetune_stage(params, config, sampler, recipe, recipe.steps, val_sets=val_sets,
+                                            start=start + done, log=log, progress=progress)
+        done += recipe.steps
         record = {'f': width, 'config': config, 'params': params, 'steps': done, 'records': records,
                   'channels': origin.tolist(), **info}
         if on_stage: on_stage(record)
@@ -225,63 +206,71 @@ def slim(params: dict, config: SESRConfig, f: int, sampler: PatchSampler, *, sta
     return out
 
 # %% ../nbs/18_slim.ipynb #15b088dc
-def holdout_split(sets: Sequence[PairedDataset], every: int) -> tuple[list[PairedDataset], PairedDataset]:
-    "Every `every`-th image of each set held out: (training sets, one validation set)."
-    train, held = [], []
-    for d in sets:
-        train.append(PairedDataset(d.name, d.scale, [p for i, p in enumerate(d.pairs) if i % every], d.source, d.layout))
-        held += [p for i, p in enumerate(d.pairs) if not i % every]
-    return train, PairedDataset('holdout', sets[0].scale, held, 'held-out training images')
-
-def slim_run(cfg: SlimConfig, workdir: str | os.PathLike) -> dict:
+def slim_run(cfg: SlimConfig, workdir: str | os.PathLike, resume: bool = False, progress: bool = True) -> dict:
     """Prune the run `cfg.init_from` as `cfg` says and write a run folder in `workdir` (config.json, metrics.jsonl,
-    checkpoints of every stage, the best by validation PSNR when `cfg.val` is given) that `load_model` reads."""
+    checkpoints of every stage, the best by validation PSNR when `cfg.val` is given) that `load_model` reads; `resume`
+    continues after the last finished stage."""
     if not cfg.init_from: raise ValueError('name the trained run to prune (--from RUN_FOLDER)')
     arch, config, params, step = load_train_params(cfg.init_from)
     if not isinstance(config, SESRConfig): raise ValueError(f'{cfg.init_from} holds a {arch.name} network; slim prunes SESR')
     if cfg.f >= config.f: raise ValueError(f'{cfg.init_from} has f={config.f} channels; --f must be smaller, got {cfg.f}')
     workdir = Path(workdir).expanduser().resolve()
-    manager = checkpoint_manager(workdir, keep=cfg.stages)
-    if manager.latest_step() is not None: raise ValueError(f'{workdir} already holds a run; choose another --workdir')
-    write_json_atomic(workdir / 'config.json', {**cfg.to_dict(), 'source': {'run': str(cfg.init_from), 'step': step,
-                                                                           'config': config.to_dict()}})
-    sets = [load_dataset(spec, config.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
-    sampler = PatchSampler(training_images(sets, cfg.lr_patch), SamplerConfig(
-        lr_patch=cfg.lr_patch, patches_per_image=cfg.patches_per_image, batch_size=cfg.batch_size, seed=cfg.seed))
+    if resume and not workdir.is_dir():
+        raise FileNotFoundError(f'cannot resume {workdir}: there is no such folder; check the --workdir path')
+    manager = checkpoint_manager(workdir, keep=max(len(cfg.widths), cfg.stages))
+    latest = manager.latest_step()
+    record = {**cfg.to_dict(), 'source': {'run': str(cfg.init_from), 'step': step, 'config': config.to_dict()}}
+    check_resume(workdir, record, SlimConfig, resume=resume, latest=latest)
+    write_json_atomic(workdir / 'config.json', record)
+    sampler = train_sampler(cfg, config.scale)
     val_sets = [load_dataset(spec, config.scale) for spec in cfg.val]
     log = lambda rec: append_jsonl(workdir / 'metrics.jsonl', rec)
+    widths = list(cfg.widths) or stage_widths(config.f, cfg.f, cfg.stages)
+    start, stages = 0, []
+    if latest is not None:  # continue from the last finished stage's parameters and channels
+        restored = restore_checkpoint(manager, latest, items=('params', 'meta'))
+        meta = restored['meta']
+        config = arch.config_from_dict(meta['model'])
+        params, start = jax.tree.map(jnp.asarray, restored['params']), int(meta['step'])
+        widths = [w for w in widths if w < config.f]
+        origin = meta['channels']
+    if not widths: raise ValueError(f'{workdir} is finished (f={config.f}); choose another --workdir to prune further')
 
     def save(stage):
         c = stage['config']
-        meta = {'step': stage['steps'], 'arch': arch.name, 'model': c.to_dict(), 'slim': cfg.to_dict(),
-                'channels': stage['channels'], 'scores': stage['scores']}
+        channels = stage['channels'] if latest is None else [origin[i] for i in stage['channels']]
+        meta = checkpoint_meta(arch, c, start + stage['steps'], slim=cfg.to_dict(), channels=channels,
+                               scores=stage['scores'])
         val = max((r['val_psnr'] for r in stage['records'] if 'val_psnr' in r), default=None)
         # the metric ranks checkpoints for `load_model`: only the final width may be picked as the best
-        fresh = optax.amsgrad(cfg.learning_rate, eps=1e-7).init(stage['params'])  # orbax needs a non-empty state
+        fresh = make_optimizer(cfg).init(stage['params'])  # orbax needs a non-empty state
         rank = None if val is None else {'val_psnr': val if c.f == cfg.f else -1e9}  # no validation: the latest
-        save_checkpoint(manager, stage['steps'], stage['params'], fresh, meta, rank)
-        log({'stage_done': True, 'f': c.f, 'steps': stage['steps'], 'channels': stage['channels'], 'best_val_psnr': val,
+        save_checkpoint(manager, start + stage['steps'], stage['params'], fresh, meta, rank)
+        log({'stage_done': True, 'f': c.f, 'steps': start + stage['steps'], 'channels': channels, 'best_val_psnr': val,
              'macs_1080p': arch.complexity(c, (1080, 1920))['macs']})
-    stages = slim(params, config, cfg.f, sampler, stages=cfg.stages, criterion=cfg.criterion, steps=cfg.steps,
-                  learning_rate=cfg.learning_rate, val_sets=val_sets, val_every=cfg.val_every,
-                  saliency_batches=cfg.saliency_batches, on_stage=save, log=log)
+        stages.append({**stage, 'channels': channels})
+    slim(params, config, dataclasses.replace(cfg, widths=tuple(widths)), sampler, val_sets=val_sets, start=start,
+         on_stage=save, log=log, progress=progress)
     final = stages[-1]
+    source_config = arch.config_from_dict(record['source']['config'])
     return {'workdir': str(workdir), 'source': str(cfg.init_from), 'f': [s['f'] for s in stages],
-            'steps': final['steps'], 'channels': final['channels'], 'config': final['config'].to_dict(),
+            'steps': start + final['steps'], 'channels': final['channels'], 'config': final['config'].to_dict(),
             'best_val_psnr': max((r['val_psnr'] for r in final['records'] if 'val_psnr' in r), default=None),
-            'macs_1080p': {'before': arch.complexity(config, (1080, 1920))['macs'],
+            'macs_1080p': {'before': arch.complexity(source_config, (1080, 1920))['macs'],
                            'after': arch.complexity(final['config'], (1080, 1920))['macs']}}
 
 # %% ../nbs/18_slim.ipynb #2d8d4105
 def add_slim_args(parser: argparse.ArgumentParser) -> None:
-    "Arguments of `sesr_nb slim`: every `SlimConfig` field and the run folder."
+    "Arguments of `sesr_nb slim`: every `SlimConfig` field, the run folder, resume and progress."
     add_config_args(parser, SlimConfig)
     parser.add_argument('--workdir', required=True, help='run folder to write (checkpoints, config, metrics)')
+    parser.add_argument('--resume', action='store_true', help='continue after the last finished stage')
+    parser.add_argument('--no-progress', action='store_true', help='no progress display')
 
 def slim_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb slim`."
     cfg = config_from_args(SlimConfig, args)
-    summary = slim_run(cfg, args.workdir)
+    summary = slim_run(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json)
     m = summary['macs_1080p']
     best = f", best validation PSNR {summary['best_val_psnr']:.2f} dB" if summary['best_val_psnr'] is not None else ''
     return CommandOutput(summary, f"pruned {summary['source']} to f={summary['config']['f']} in {summary['steps']} "

@@ -4,7 +4,8 @@
 
 # %% ../nbs/09_train.ipynb #933e63a2
 from __future__ import annotations
-import argparse, dataclasses, json, math, os, sys, time, warnings
+import argparse, dataclasses, importlib, json, math, os, sys, time, warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -18,38 +19,41 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from .arch import TrainedModel, arch_config, architecture_of, model_record
-from .checkpoint import (checkpoint_manager, load_train_params, restore_checkpoint, save_checkpoint)
-from .cli import CommandOutput, add_config_args, config_from_args, option
+from .checkpoint import (checkpoint_manager, checkpoint_meta, load_train_params, restore_checkpoint,
+                                save_checkpoint)
 from .datasets import load_dataset
 from .distributed import add_distributed_args, initialize_from_args, is_primary
 from .evaluate import evaluate_model
 from .fileio import append_jsonl, read_jsonl, write_json_atomic
+from .options import CommandOutput, add_config_args, config_from_args, option
 from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_images
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'TrainConfig', 'TrainState', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'pixel_loss_fn',
-           'l1_loss_fn', 'make_train_step', 'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate',
-           'config_changes', 'train', 'tx_rate', 'add_train_args', 'train_command']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer', 'make_optimizer',
+           'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective', 'pixel_loss_fn', 'pixel_objective', 'make_train_step',
+           'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate_model', 'validate', 'config_changes',
+           'config_flag', 'check_resume', 'train_sampler', 'FitProgress', 'fit', 'default_objective', 'train',
+           'host_copy', 'train_segment', 'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
+OPTIMIZERS = ('amsgrad', 'adam')
 
 @dataclass
-class TrainConfig:
-    "Everything that defines a training run (the defaults are the paper's recipe for DIV2K ×2)."
-    arch: str = option('M5', 'architecture preset: M3, M5, M7, M11, XL, tiny, or ARCH:PRESET')
-    scale: int = option(2, 'upscaling factor', choices=(2, 3, 4))
-    data: tuple[str, ...] = option(('div2k',), "training sets: 'div2k', 'skimage:train' or image folders", metavar='SET')
+class Recipe:
+    """How a run trains — data, validation, patches, optimiser, schedule and reporting: the fields every run type
+    (training, distillation, QAT, pruning, slimming) shares, declared once; their configs extend it."""
+    data: tuple[str, ...] = option(('div2k',), "training sets: 'div2k', 'skimage:train' or image folders (SET@train: "
+                                   "without its held-out tenth)", metavar='SET')
     val: tuple[str, ...] | None = option(None, 'validation sets, the first picks the best checkpoint (default: '
                                          'div2k:validation when training on div2k, else none; --val alone: none)',
                                          nargs='*', metavar='SET')
-    epochs: int = option(300, 'epochs over the training images')
-    steps: int | None = option(None, 'total optimiser steps (overrides --epochs); with --plateau, the most steps')
     batch_size: int = option(32, 'patches per step, over all devices and hosts')
     lr_patch: int = option(64, 'LR patch side (the HR patch is scale times this)')
     patches_per_image: int = option(64, 'random patches per image per epoch')
     scale_aug: tuple[float, ...] = option((), 'scale augmentation: add every training image shrunk by these factors, '
                                           'e.g. 0.9 0.8 0.7 0.6 (FSRCNN, VDSR)', metavar='FACTOR')
+    augment: bool = option(True, 'random vertical flips and 90-degree rotations of the patches (official code)')
     learning_rate: float = option(5e-4, 'learning rate (paper 5e-4, official code 2e-4)', flags=('--lr', '--learning-rate'))
     schedule: str = option('constant', 'learning-rate schedule: constant (paper), cosine to 0 over the run, or tail '
                            '(constant, then a cosine decay to 0 over the last --tail-steps)', choices=SCHEDULES)
@@ -58,38 +62,26 @@ class TrainConfig:
                           'this many steps, start the tail (--schedule tail) or stop; 0: off')
     plateau_delta: float = option(0.02, 'improvement in dB that resets the plateau count')
     min_steps: int = option(0, 'the plateau rule waits for this many steps')
-    adam_eps: float = option(1e-7, "AMSGrad epsilon (Keras' default)")
-    loss: str = option('l1', 'pixel loss: l1 (paper) or l2 (the mean squared error PSNR measures; e.g. a fine-tune stage)',
-                       choices=('l1', 'l2'))
-    augment: bool = option(True, 'random vertical flips and 90-degree rotations of the patches (official code)')
-    mode: str | None = option(None, "forward mode of the step (SESR: collapsed (paper) or expanded; default: the architecture's first)")
-    compute_dtype: str = option('float32', 'dtype of the convolutions; weights stay float32', choices=('float32', 'bfloat16'))
+    optimizer: str = option('amsgrad', 'Adam with AMSGrad (the official code) or plain Adam', choices=OPTIMIZERS)
+    adam_eps: float = option(1e-7, "Adam's epsilon (Keras' default)")
     seed: int = option(0, 'seed of the initialisation and of the patch sampler')
-    init_from: str | None = option(None, 'run or checkpoint to initialise from (e.g. a x2 run for x4)')
     val_every: int = option(0, 'steps between validations (0: once per epoch)')
     log_every: int = option(50, 'steps between log lines')
     keep: int = option(3, 'recent checkpoints kept besides the best')
 
-    def __post_init__(self):
+    def check_recipe(self) -> None:
+        "Normalise the recipe fields and raise ValueError, naming the flag, for any that is out of range."
         self.data = tuple(self.data)
         if self.val is None: self.val = ('div2k:validation',) if 'div2k' in self.data else ()
         self.val = tuple(self.val)
         self.scale_aug = check_scale_aug(self.scale_aug)
-        arch, _ = self.network()  # validates the architecture preset and the scale
-        if arch.own_training:  # e.g. SMSR: a step-dependent Gumbel temperature and sparsity weight (03e_smsr)
-            raise ValueError(f'{arch.name} is not trained by `sesr_nb train`: {arch.own_training}')
-        self.mode = self.mode or arch.forward_modes[0]
-        if self.mode not in arch.forward_modes:
-            raise ValueError(f'mode must be one of {arch.forward_modes} for {arch.name}, got {self.mode!r}')
-        if self.compute_dtype not in ('float32', 'bfloat16'):
-            raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {self.compute_dtype!r}")
-        if self.loss not in ('l1', 'l2'): raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+        if self.optimizer not in OPTIMIZERS: raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        for name in ('epochs', 'batch_size', 'lr_patch', 'patches_per_image', 'log_every', 'keep'):
+        for name in ('batch_size', 'lr_patch', 'patches_per_image', 'log_every', 'keep'):
             if getattr(self, name) < 1: raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        for name in ('plateau', 'min_steps'):
+        for name in ('plateau', 'min_steps', 'val_every'):
             if getattr(self, name) < 0: raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
-        if self.steps is not None and self.steps < 1: raise ValueError(f'steps must be >= 1, got {self.steps}')
+        if not self.learning_rate > 0: raise ValueError(f'learning_rate must be > 0, got {self.learning_rate}')
         if self.tail_steps is not None and self.tail_steps < 1: raise ValueError(f'tail_steps must be >= 1, got {self.tail_steps}')
         if self.tail_steps is not None and self.schedule != 'tail':
             raise ValueError(f'tail_steps applies to --schedule tail, not {self.schedule}')
@@ -98,11 +90,41 @@ class TrainConfig:
         if self.plateau_delta < 0: raise ValueError(f'plateau_delta must be >= 0, got {self.plateau_delta}')
         if not self.data: raise ValueError('at least one training dataset is needed (data=...)')
 
+    def sampler_config(self) -> SamplerConfig:
+        "The patch sampler's settings of this recipe."
+        return SamplerConfig(lr_patch=self.lr_patch, patches_per_image=self.patches_per_image,
+                             batch_size=self.batch_size, seed=self.seed, augment=self.augment)
+
+    def to_dict(self) -> dict: return dataclasses.asdict(self)
+
+@dataclass
+class TrainConfig(Recipe):
+    "Everything that defines a training run: the network, its length and loss, and the recipe (defaults: the paper's, DIV2K ×2)."
+    arch: str = option('M5', 'architecture preset or ARCH:PRESET (see `sesr_nb info`)')
+    scale: int = option(2, 'upscaling factor', choices=(2, 3, 4))
+    epochs: int = option(300, 'epochs over the training images')
+    steps: int | None = option(None, 'total optimiser steps (overrides --epochs); with --plateau, the most steps')
+    loss: str = option('l1', 'pixel loss: l1 (paper) or l2 (the mean squared error PSNR measures; e.g. a fine-tune stage)',
+                       choices=('l1', 'l2'))
+    mode: str | None = option(None, "forward mode of the step (SESR: collapsed (paper) or expanded; default: the architecture's first)")
+    compute_dtype: str = option('float32', 'dtype of the convolutions; weights stay float32', choices=('float32', 'bfloat16'))
+    init_from: str | None = option(None, 'run or checkpoint to initialise from (e.g. a x2 run for x4)')
+
+    def __post_init__(self):
+        self.check_recipe()
+        arch, _ = self.network()  # validates the architecture preset and the scale
+        self.mode = self.mode or arch.forward_modes[0]
+        if self.mode not in arch.forward_modes:
+            raise ValueError(f'mode must be one of {arch.forward_modes} for {arch.name}, got {self.mode!r}')
+        if self.compute_dtype not in ('float32', 'bfloat16'):
+            raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {self.compute_dtype!r}")
+        if self.loss not in ('l1', 'l2'): raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+        if self.epochs < 1: raise ValueError(f'epochs must be >= 1, got {self.epochs}')
+        if self.steps is not None and self.steps < 1: raise ValueError(f'steps must be >= 1, got {self.steps}')
+
     def network(self) -> tuple[Any, Any]:
         "The architecture and its configuration that this run trains."
         return arch_config(self.arch, self.scale)
-
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
 
 # %% ../nbs/09_train.ipynb #31179053
 @flax.struct.dataclass
@@ -112,12 +134,18 @@ class TrainState:
     params: Any
     opt_state: Any
 
-def make_optimizer(cfg: TrainConfig, total_steps: int | None = None) -> optax.GradientTransformation:
-    """AMSGrad with the run's learning rate: constant, or cosine-decayed to 0 over `total_steps`. Under
-    `schedule='tail'` the rate here is the constant base; the loop multiplies each update by `tail_rate`."""
-    lr = cfg.learning_rate
-    if cfg.schedule == 'cosine': lr = optax.cosine_decay_schedule(cfg.learning_rate, max(1, total_steps or 1))
-    return optax.amsgrad(lr, eps=cfg.adam_eps)
+def optimizer(learning_rate: float, schedule: str = 'constant', total_steps: int | None = None,
+              kind: str = 'amsgrad', eps: float = 1e-7) -> optax.GradientTransformation:
+    """AMSGrad (or Adam, `kind='adam'`) at `learning_rate`: constant, or cosine-decayed to 0 over `total_steps`. Under
+    `schedule='tail'` the rate is the constant base; the loop multiplies each update by `tail_rate`."""
+    if schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if kind not in OPTIMIZERS: raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {kind!r}")
+    lr = optax.cosine_decay_schedule(learning_rate, max(1, total_steps or 1)) if schedule == 'cosine' else learning_rate
+    return (optax.adam if kind == 'adam' else optax.amsgrad)(lr, eps=eps)
+
+def make_optimizer(cfg: Recipe, total_steps: int | None = None) -> optax.GradientTransformation:
+    "The optimiser of recipe `cfg` (see `optimizer`) for a run of `total_steps`."
+    return optimizer(cfg.learning_rate, cfg.schedule, total_steps, cfg.optimizer, cfg.adam_eps)
 
 def tail_rate(step: int, tail_start: int | None, tail_steps: int) -> float:
     """Factor on the base learning rate of the update made at `step` (0-based) under `schedule='tail'`: 1 before
@@ -148,8 +176,32 @@ def data_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
     return jax.sharding.Mesh(np.array(devices), ('data',))
 
 # %% ../nbs/09_train.ipynb #bb647740
+@dataclass(frozen=True)
+class Objective:
+    """What a run minimises, apart from the loop that minimises it. `loss(params, batch, aux)` returns the scalar loss
+    and a dict of scalar metrics to log; `batch` is {'lr', 'hr'}, `aux` the traced per-step values: 'step', 'rate'
+    (the schedule's factor) and whatever `step_values(step)` adds (e.g. a temperature). `record` is what the run's
+    config.json stores about the objective; `model(params, config)` is what validation scores (default: the deployed
+    network of `params`)."""
+    loss: Callable[[Any, Mapping[str, jax.Array], Mapping[str, jax.Array]], tuple[jax.Array, Mapping[str, jax.Array]]]
+    name: str = 'pixel'
+    step_values: Callable[[int], Mapping[str, float]] | None = None
+    record: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    model: Callable[[Any, Any], Any] | None = None
+
+    def aux(self, step: int, rate: float = 1.0) -> dict[str, np.ndarray]:
+        "The host-side values of step `step` that the train step receives as `aux`."
+        values = {'step': np.int32(step), 'rate': np.float32(rate)}
+        if self.step_values is not None: values.update({k: np.float32(v) for k, v in self.step_values(step).items()})
+        return values
+
+    def validation_model(self, params: Any, config: Any):
+        "The model that validation scores for trainable `params`."
+        if self.model is not None: return self.model(params, config)
+        return TrainedModel.from_train_params(architecture_of(config), config, params)
+
 def pixel_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32, kind: str = 'l1'):
-    """The training loss L(params, lr, hr) with the architecture's forward in `mode`: mean |f(lr) - hr| (`kind='l1'`)
+    """The pixel loss L(params, lr, hr) with the architecture's forward in `mode`: mean |f(lr) - hr| (`kind='l1'`)
     or mean (f(lr) - hr)^2 (`'l2'`)."""
     if kind not in ('l1', 'l2'): raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
     arch = architecture_of(config)
@@ -159,45 +211,44 @@ def pixel_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float3
         return jnp.mean(jnp.abs(error) if kind == 'l1' else jnp.square(error))
     return loss
 
-def l1_loss_fn(config: Any, mode: str | None = None, compute_dtype=jnp.float32):
-    "The paper's training loss L(params, lr, hr) = mean |f(lr) - hr| with the architecture's forward in `mode`."
-    return pixel_loss_fn(config, mode, compute_dtype, 'l1')
+def pixel_objective(config: Any, mode: str | None = None, compute_dtype=jnp.float32, kind: str = 'l1') -> Objective:
+    "The paper's objective: the pixel loss (`pixel_loss_fn`) of the network's training forward, nothing else."
+    loss = pixel_loss_fn(config, mode, compute_dtype, kind)
+    return Objective(lambda params, batch, aux: (loss(params, batch['lr'], batch['hr']), {}), name=f'pixel-{kind}')
 
-def make_train_step(config: Any, tx: optax.GradientTransformation, mode: str | None = None,
-                    compute_dtype=jnp.float32, mesh: jax.sharding.Mesh | None = None, loss_fn=None):
-    """The jitted `train_step(state, lr, hr, rate=1.0) -> (state, metrics)`, data-parallel over `mesh`, state donated;
-    `rate` multiplies the update (the loop's per-step learning-rate factor, e.g. `tail_rate`)."""
+def make_train_step(objective: Objective, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh | None = None):
+    """The jitted `train_step(state, batch, aux) -> (state, metrics)` of `objective`: data-parallel over `mesh` (the
+    batch split on 'data', gradients averaged), the update scaled by aux['rate'], a non-finite loss or gradient
+    discarded (`finite` False), the state donated."""
     mesh = mesh or data_mesh()
-    loss_fn = loss_fn or l1_loss_fn(config, mode, compute_dtype)  # e.g. a masked or distillation loss(params, lr, hr)
 
-    def local_step(state: TrainState, lr, hr, rate):
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, lr, hr)
-        loss, grads = jax.lax.pmean((loss, grads), 'data')
+    def local_step(state: TrainState, batch, aux):
+        (loss, metrics), grads = jax.value_and_grad(objective.loss, has_aux=True)(state.params, batch, aux)
+        loss, grads, metrics = jax.lax.pmean((loss, grads, metrics), 'data')
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        updates = jax.tree.map(lambda u: (rate * u).astype(u.dtype), updates)
+        updates = jax.tree.map(lambda u: (aux['rate'] * u).astype(u.dtype), updates)
         new = TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state)
         finite = jnp.isfinite(loss) & jnp.all(jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
-        return new, {'loss': loss, 'grad_norm': optax.global_norm(grads), 'finite': finite}
+        return new, {**metrics, 'loss': loss, 'grad_norm': optax.tree.norm(grads), 'finite': finite}
 
     # check_vma=False: the native convolutions are FFI calls, whose outputs carry no varying-axes annotation
-    step = jax.jit(jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P('data'), P('data'), P()), out_specs=(P(), P()),
+    return jax.jit(jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P('data'), P()), out_specs=(P(), P()),
                                  check_vma=False), donate_argnums=0)
-    def train_step(state: TrainState, lr, hr, rate: float = 1.0):
-        return step(state, lr, hr, jnp.float32(rate))
-    return train_step
 
 # %% ../nbs/09_train.ipynb #a3e36479
-def shard_batch(mesh: jax.sharding.Mesh, array: np.ndarray) -> jax.Array:
-    "Place a global host batch on `mesh`, split along its first axis."
+def shard_batch(mesh: jax.sharding.Mesh, batch: Any) -> Any:
+    "Place a global host batch (an array, or a pytree of arrays) on `mesh`, split along the first axis."
     sharding = NamedSharding(mesh, P('data'))
-    if array.shape[0] % mesh.size:
-        raise ValueError(f'the batch of {array.shape[0]} does not split over {mesh.size} devices; '
-                         f'use a batch size that is a multiple of {mesh.size}')
-    if jax.process_count() == 1: return jax.device_put(array, sharding)
-    per_process = array.shape[0] // jax.process_count()
-    local = array[jax.process_index() * per_process:(jax.process_index() + 1) * per_process]
-    return jax.make_array_from_process_local_data(sharding, local, array.shape)
+    def place(array):
+        if array.shape[0] % mesh.size:
+            raise ValueError(f'the batch of {array.shape[0]} does not split over {mesh.size} devices; '
+                             f'use a batch size that is a multiple of {mesh.size}')
+        if jax.process_count() == 1: return jax.device_put(array, sharding)
+        per_process = array.shape[0] // jax.process_count()
+        local = array[jax.process_index() * per_process:(jax.process_index() + 1) * per_process]
+        return jax.make_array_from_process_local_data(sharding, local, array.shape)
+    return jax.tree.map(place, batch)
 
 # %% ../nbs/09_train.ipynb #8b80e020
 def init_from_checkpoint(params: dict, source: dict, fresh: Sequence[str] = ()) -> dict:
@@ -224,13 +275,16 @@ def initial_state(cfg: TrainConfig, tx: optax.GradientTransformation) -> TrainSt
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 # %% ../nbs/09_train.ipynb #8e9f1eeb
-def validate(params: dict, config: Any, val_sets: Sequence) -> dict:
-    "Validation metrics of trainable `params` on `val_sets`: val_psnr/val_ssim of the first set, and every set's scores."
-    model = TrainedModel.from_train_params(architecture_of(config), config, params)
-    result = evaluate_model(model, list(val_sets), config.scale)
+def validate_model(model: Any, val_sets: Sequence, scale: int) -> dict:
+    "Validation metrics of `model` on `val_sets`: val_psnr/val_ssim of the first set, and every set's scores."
+    result = evaluate_model(model, list(val_sets), scale)
     sets = {s.name: {'psnr': round(s.psnr, 4), 'ssim': round(s.ssim, 5)} for s in result.sets}
     first = result.sets[0]
     return {'val_psnr': round(first.psnr, 4), 'val_ssim': round(first.ssim, 5), 'val': sets}
+
+def validate(params: dict, config: Any, val_sets: Sequence) -> dict:
+    "Validation metrics of trainable `params` (their deployed network) on `val_sets` (see `validate_model`)."
+    return validate_model(TrainedModel.from_train_params(architecture_of(config), config, params), val_sets, config.scale)
 
 # %% ../nbs/09_train.ipynb #ad564f97
 def config_changes(before: Mapping[str, Any], now: Mapping[str, Any], ignore: Sequence[str] = ()) -> dict[str, tuple[Any, Any]]:
@@ -239,12 +293,12 @@ def config_changes(before: Mapping[str, Any], now: Mapping[str, Any], ignore: Se
     return {k: (before[k], norm(v)) for k, v in now.items()
             if k not in ignore and k in before and norm(before[k]) != norm(v)}
 
-_RESUME_FREE = ('val_every', 'log_every', 'keep', 'init_from')  # how the run reports, and its initial state (replaced by a resume)
-_RESUME_FIXED = ('arch', 'scale')                              # the checkpoint holds this network; nothing else restores into it
+RESUME_FREE = ('val_every', 'log_every', 'keep', 'init_from')  # how a run reports, and its initial state (a resume replaces it)
 
-def _flag(name: str) -> str:
-    "The command-line flag of TrainConfig field `name`."
-    field = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+def config_flag(cls: type, name: str) -> str:
+    "The command-line flag of field `name` of config dataclass `cls` (the field name itself for a nested record)."
+    field = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+    if field is None: return name
     return (field.metadata.get('flags') or ('--' + name.replace('_', '-'),))[0]
 
 def _shown(value: Any) -> str:
@@ -252,9 +306,13 @@ def _shown(value: Any) -> str:
     if isinstance(value, (list, tuple)): return ' '.join(map(str, value)) if value else '(none)'
     return str(value)
 
-def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, manager, override: bool = False) -> dict:
-    "Refuse to mix runs (a fresh run needs a folder without checkpoints, a resumed one a checkpoint and the same recipe); the accepted changes."
-    latest = manager.latest_step()
+def check_resume(workdir: Path, record: Mapping[str, Any], cls: type, *, resume: bool, latest: int | None,
+                 override: bool = False, free: Sequence[str] = RESUME_FREE, fixed: Sequence[str] = ('arch', 'scale'),
+                 recorded: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, Any]]:
+    """The resume rule of every run type: a fresh run needs a folder without checkpoints; a resumed one a checkpoint
+    (`latest`) and the recorded configuration (`recorded`, default: `workdir`/config.json) — `record` may differ only
+    in `free` fields, never in `fixed` ones, and elsewhere only with `override`. Returns the accepted changes; every
+    refusal names the flags (of config class `cls`) as they would be typed."""
     if latest is not None and not resume:
         raise ValueError(f'{workdir} already holds a run (checkpoint at step {latest}); pass --resume to continue it '
                          'or choose another --workdir')
@@ -262,21 +320,17 @@ def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, manager, overr
     if latest is None:
         raise FileNotFoundError(f'cannot resume {workdir}: it holds no checkpoint yet (the run stopped before its first '
                                 'checkpoint, or it is not a run folder); start the run without --resume')
-    config_path = workdir / 'config.json'
-    if config_path.exists():
-        try: before = json.loads(config_path.read_text())
+    if recorded is None:
+        path = workdir / 'config.json'
+        try: recorded = json.loads(path.read_text()) if path.exists() else {}
         except ValueError as err:
             raise ValueError(f'cannot resume {workdir}: its config.json is damaged ({err}); restore it, or delete it to '
                              'compare with the latest checkpoint instead') from err
-    else: before = restore_checkpoint(manager, latest, items=('meta',))['meta'].get('train', {})
-    if 'model' in before and 'arch' not in before: before = {**before, 'arch': before['model']}  # v0.1 config.json
-    now = cfg.to_dict()
-    ignore = _RESUME_FREE + (('steps', 'epochs') if cfg.schedule == 'constant' and before.get('schedule', 'constant') == 'constant' else ())
-    changes = config_changes(before, now, ignore)
-    listed = lambda names: ', '.join(f'{_flag(k)} {_shown(changes[k][0])} -> {_shown(changes[k][1])}' for k in names)
-    fixed = [k for k in changes if k in _RESUME_FIXED]
-    if fixed:
-        raise ValueError(f'cannot resume {workdir} as another network ({listed(fixed)}): its checkpoints hold the recorded '
+    changes = config_changes(recorded, record, free)
+    listed = lambda names: ', '.join(f'{config_flag(cls, k)} {_shown(changes[k][0])} -> {_shown(changes[k][1])}' for k in names)
+    stuck = [k for k in changes if k in fixed]
+    if stuck:
+        raise ValueError(f'cannot resume {workdir} as another network ({listed(stuck)}): its checkpoints hold the recorded '
                          f'one. Resume without those flags, or start a new --workdir with --init-from {workdir}')
     if changes and not override:
         raise ValueError(f'cannot resume {workdir} with a different configuration: {listed(changes)}. Drop those flags to '
@@ -284,139 +338,198 @@ def _check_workdir(workdir: Path, cfg: TrainConfig, resume: bool, manager, overr
                          'a new --workdir')
     return changes
 
-def _sampler(cfg: TrainConfig) -> PatchSampler:
-    "The run's training patch sampler: luma patches, or RGB ones when the architecture is an RGB network."
-    sets = [load_dataset(spec, cfg.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
-    images = training_images(sets, cfg.lr_patch, color=cfg.network()[0].color, scale_aug=cfg.scale_aug)
-    sampler_fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(SamplerConfig) if hasattr(cfg, f.name)}
-    return PatchSampler(images, SamplerConfig(**sampler_fields))
+def train_sampler(cfg: Recipe, scale: int, color: str = 'y') -> PatchSampler:
+    "The patch sampler of a run's recipe at `scale`: its training sets, crops and seed; RGB patches for RGB networks."
+    sets = [load_dataset(spec, scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
+    images = training_images(sets, cfg.lr_patch, color=color, scale_aug=cfg.scale_aug)
+    return PatchSampler(images, cfg.sampler_config())
+
+# %% ../nbs/09_train.ipynb #ed191557
+@dataclass
+class FitProgress:
+    "Where `fit` stopped: the final state, the step reached, and the last logged record."
+    state: TrainState
+    step: int
+    last_log: dict | None = None
+
+def _log_line(desc: str, record: dict, end: int) -> str:
+    "One plain progress line (for logs that are not terminals)."
+    extra = ''.join(f' {k} {record[k]:.4g}' for k in record if k not in ('step', 'epoch', 'loss', 'loss_mean', 'grad_norm',
+                                                                        'steps_per_sec', 'patches_per_sec', 'learning_rate'))
+    return (f"{desc}: step {record['step']}/{end} loss {record['loss_mean']:.5f} {record['steps_per_sec']:.2f} steps/s"
+            f'{extra}')
+
+def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callable[[], int], *,
+        objective: Objective, mesh: jax.sharding.Mesh | None = None, rate: Callable[[int], float] | None = None,
+        log: Callable[[dict], None] | None = None, log_every: int = 50, val_every: int = 0,
+        on_validation: Callable[[int, TrainState], bool | None] | None = None,
+        on_step: Callable[[int, TrainState], None] | None = None, progress: bool = True, desc: str = 'train',
+        diverged_hint: Callable[[], str] | None = None) -> FitProgress:
+    """The one training loop: from `state` (at step `state.step`) to `stop` (a step, or a function of none that gives
+    the current end: a schedule may move it), on the sampler's batches for those steps, with `train_step` of
+    `objective`. It fetches metrics only every `log_every` steps, stops on a non-finite loss or gradient with a message
+    (`diverged_hint()` says how to recover), logs one record per interval through `log`, shows progress (a bar on a
+    terminal, a plain line per interval otherwise), calls `on_validation(step, state)` every `val_every` steps and at
+    the end (True: stop there), and `on_step(step, state)` after every step (e.g. snapshots)."""
+    end = stop if callable(stop) else (lambda: stop)
+    mesh, rate = mesh or data_mesh(), rate or (lambda step: 1.0)
+    step = int(jax.device_get(state.step))
+    per_epoch = sampler.steps_per_epoch
+    if step >= end(): return FitProgress(state, step)
+    pending, last_log, t_log, step_log = [], None, time.perf_counter(), step
+    terminal = progress and sys.stderr.isatty()
+    bar = tqdm(total=end(), initial=step, desc=desc, unit='step', disable=not terminal, dynamic_ncols=True,
+               file=sys.stderr, leave=False)
+    try:
+        with sampler.stream(*divmod(step, per_epoch)) as stream:
+            for batch in stream:
+                aux = objective.aux(step, rate(step))
+                state, metrics = train_step(state, shard_batch(mesh, {'lr': batch.lr, 'hr': batch.hr}), aux)
+                pending.append(metrics)
+                step += 1
+                if on_step is not None: on_step(step, state)
+                at_end = step >= end()
+                at_val = bool(val_every) and step % val_every == 0
+                if step % log_every == 0 or at_val or at_end:
+                    fetched, pending = jax.device_get(pending), []
+                    bad = next((i for i, m in enumerate(fetched) if not m['finite']), None)
+                    if bad is not None:
+                        where = step - len(fetched) + bad + 1
+                        if log: log({'step': where, 'error': 'non-finite loss or gradient'})
+                        hint = diverged_hint() if diverged_hint else 'restart with a lower --lr'
+                        raise RuntimeError(f'{desc}: training diverged at step {where}: the loss or a gradient is not finite '
+                                           f'(the update was discarded); {hint}.')
+                    now = time.perf_counter()
+                    steps_per_sec = (step - step_log) / max(now - t_log, 1e-9)
+                    record = {'step': step, 'epoch': round(step / per_epoch, 4), 'loss': float(fetched[-1]['loss']),
+                              'loss_mean': float(np.mean([m['loss'] for m in fetched])),
+                              'grad_norm': float(fetched[-1]['grad_norm']), 'steps_per_sec': round(steps_per_sec, 3),
+                              'patches_per_sec': round(steps_per_sec * sampler.config.batch_size, 1)}
+                    record.update({k: float(np.mean([m[k] for m in fetched])) for k in fetched[-1]
+                                   if k not in ('loss', 'grad_norm', 'finite')})
+                    if log: log(record)
+                    last_log, t_log, step_log = record, now, step
+                    if terminal: bar.set_postfix(loss=f"{record['loss_mean']:.4f}")
+                    elif progress: print(_log_line(desc, record, end()), file=sys.stderr, flush=True)
+                bar.update(1)
+                if (at_val or at_end) and on_validation is not None:
+                    if on_validation(step, state): break
+                    t_log = time.perf_counter()  # validation time is not training time
+                    bar.total = end()
+                if step >= end(): break
+    finally:
+        bar.close()
+    return FitProgress(state, step, last_log)
 
 # %% ../nbs/09_train.ipynb #550cdd0b
+def default_objective(cfg: TrainConfig) -> Objective:
+    "The objective `train` uses for `cfg` when none is given: the architecture's own (e.g. SMSR's masks), else the pixel loss."
+    arch, config = cfg.network()
+    if arch.objective is None: return pixel_objective(config, cfg.mode, jnp.dtype(cfg.compute_dtype), cfg.loss)
+    make = arch.objective
+    if isinstance(make, str):  # 'module:function', imported only when that architecture trains
+        module, _, name = make.partition(':')
+        make = getattr(importlib.import_module(module), name)
+    return make(config, cfg)
+
 def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, progress: bool = True,
-          mesh: jax.sharding.Mesh | None = None, *, resume_override: bool = False) -> dict:
-    """Train SESR as `cfg` says, in `workdir`; returns a summary (steps, final loss, best validation PSNR, paths).
-    `resume` continues the run in `workdir` (which must hold a checkpoint and the same recipe, unless `resume_override`)."""
+          mesh: jax.sharding.Mesh | None = None, *, resume_override: bool = False, objective: Objective | None = None) -> dict:
+    """Train `cfg.arch` as `cfg` says, minimising `objective` (default: `default_objective`), in run folder `workdir`;
+    returns a summary (steps, final loss, best validation PSNR, paths). `resume` continues the run in `workdir` (which
+    must hold a checkpoint and the same recipe and objective, unless `resume_override`)."""
     workdir = Path(workdir).expanduser().resolve()
     if resume_override and not resume: raise ValueError('--resume-override applies to a resumed run: pass --resume too')
     if resume and not workdir.is_dir():
         raise FileNotFoundError(f'cannot resume {workdir}: there is no such folder; check the --workdir path, or start '
                                 'a new run there without --resume')
-    workdir.mkdir(parents=True, exist_ok=True)
     (arch, config), mesh = cfg.network(), mesh or data_mesh()
+    objective = objective or default_objective(cfg)
+    record = {**cfg.to_dict(), **({'objective': dict(objective.record)} if objective.record else {})}
+    workdir.mkdir(parents=True, exist_ok=True)
     manager = checkpoint_manager(workdir, keep=cfg.keep)
-    changes = _check_workdir(workdir, cfg, resume, manager, resume_override)
+    latest = manager.latest_step()
+    recorded = None
+    if resume and latest is not None and not (workdir / 'config.json').exists():  # fall back to the checkpoint's record
+        meta = restore_checkpoint(manager, latest, items=('meta',))['meta']
+        recorded = {**meta.get('train', {}), **({'objective': meta['objective']} if 'objective' in meta else {})}
+        if 'model' in recorded and 'arch' not in recorded: recorded['arch'] = recorded['model']   # v0.1 records
+    free = RESUME_FREE + (('steps', 'epochs') if cfg.schedule == 'constant' else ())
+    changes = check_resume(workdir, record, TrainConfig, resume=resume, latest=latest, override=resume_override,
+                           free=free, recorded=recorded)
     primary = is_primary()  # with several processes, only process 0 writes the log, the config and the curves
     if primary:
-        record = cfg.to_dict()
         if resume:  # keep the history of accepted changes
             before = json.loads((workdir / 'config.json').read_text()) if (workdir / 'config.json').exists() else {}
             overrides = before.get('overrides', [])
-            if changes: overrides = overrides + [{'step': manager.latest_step(), 'changed': {k: list(v) for k, v in changes.items()}}]
+            if changes: overrides = overrides + [{'step': latest, 'changed': {k: list(v) for k, v in changes.items()}}]
             if overrides: record['overrides'] = overrides
         write_json_atomic(workdir / 'config.json', record)
-    metrics_path = workdir / 'metrics.jsonl'
-    log = lambda record: append_jsonl(metrics_path, record) if primary else None
+    log = (lambda rec: append_jsonl(workdir / 'metrics.jsonl', rec)) if primary else None
 
-    sampler = _sampler(cfg)
+    sampler = train_sampler(cfg, cfg.scale, arch.color)
     val_sets = [load_dataset(spec, cfg.scale) for spec in cfg.val]
     per_epoch = sampler.steps_per_epoch
     total = cfg.steps or cfg.epochs * per_epoch
-    val_every = cfg.val_every or per_epoch
     tx = make_optimizer(cfg, total)
     state = initial_state(cfg, tx)
-    # the schedule's own state: where the tail started (None: not yet) and the plateau rule's reference point
+    # the schedule's own state: where the tail started (None: not yet), where a plateau stopped the run, and the
+    # plateau rule's reference point; saved in every checkpoint, so a resumed run follows the same schedule
     tail_steps = min(total, cfg.tail_steps or max(1, round(total / 5))) if cfg.schedule == 'tail' else 0
     watch, tail_start, stopped_at = PlateauWatch(cfg.plateau, cfg.plateau_delta, cfg.min_steps), None, None
-    if resume and manager.latest_step() is not None:
-        restored = restore_checkpoint(manager, manager.latest_step(), {'params': state.params, 'opt_state': state.opt_state})
+    if resume:
+        restored = restore_checkpoint(manager, latest, {'params': state.params, 'opt_state': state.opt_state})
         state = TrainState(jnp.asarray(restored['meta']['step'], jnp.int32), restored['params'], restored['opt_state'])
-        schedule_state = restored['meta'].get('schedule', {})
-        tail_start, stopped_at = schedule_state.get('tail_start'), schedule_state.get('stopped_at')
-        if schedule_state.get('plateau', {}).get('best') is not None:
-            watch.best, watch.best_step = schedule_state['plateau']['best'], schedule_state['plateau']['best_step']
+        schedule = restored['meta'].get('schedule', {})
+        tail_start, stopped_at = schedule.get('tail_start'), schedule.get('stopped_at')
+        if schedule.get('plateau', {}).get('best') is not None:
+            watch.best, watch.best_step = schedule['plateau']['best'], schedule['plateau']['best_step']
     if cfg.schedule == 'tail' and tail_start is None: tail_start = total - tail_steps
-    end = lambda: stopped_at if stopped_at is not None else min(total, tail_start + tail_steps) if cfg.schedule == 'tail' else total
-    stopped = None   # why the run ended before `total`, if it did
+    end = lambda: (stopped_at if stopped_at is not None else
+                   min(total, tail_start + tail_steps) if cfg.schedule == 'tail' else total)
+    rate = (lambda step: tail_rate(step, tail_start, tail_steps)) if cfg.schedule == 'tail' else None
     # through host memory: restored arrays sit on this process's device, which device_put cannot move onto a mesh
     # that spans other processes' devices
     state = jax.device_put(jax.device_get(state), NamedSharding(mesh, P()))
-    step = int(state.step)
-    if step >= end(): return _summary(workdir, step, None, manager)
+    if int(state.step) >= end(): return _summary(workdir, int(state.step), None, manager)
 
-    loss_fn = pixel_loss_fn(config, cfg.mode, jnp.dtype(cfg.compute_dtype), cfg.loss)
-    train_step = make_train_step(config, tx, cfg.mode, jnp.dtype(cfg.compute_dtype), mesh, loss_fn)
-    network = model_record(arch, config)
-    meta = lambda s: {'step': s, 'epoch': s / per_epoch, 'arch': network['arch'], 'model': network['config'], 'train': cfg.to_dict(),
-                      'schedule': {'tail_start': tail_start, 'stopped_at': stopped_at, 'plateau': watch.state()}}
-    last_val, pending, t_log, step_log = None, [], time.perf_counter(), step
-    epoch0, batch0 = divmod(step, per_epoch)
-    bar = tqdm(total=end(), initial=step, desc=f'train {config.name}', unit='step', disable=not progress or not primary,
-               dynamic_ncols=True, file=sys.stderr)
-    try:
-        with sampler.stream(epoch0, batch0, math.ceil(total / per_epoch) - epoch0) as stream:
-            for batch in stream:
-                rate = tail_rate(step, tail_start, tail_steps) if cfg.schedule == 'tail' else 1.0
-                state, metrics = train_step(state, shard_batch(mesh, batch.lr), shard_batch(mesh, batch.hr), rate)
-                pending.append(metrics)
-                step += 1
-                at_val, at_end = step % val_every == 0, step >= end()
-                if step % cfg.log_every == 0 or at_val or at_end:
-                    fetched = jax.device_get(pending)
-                    pending = []
-                    if not all(m['finite'] for m in fetched):
-                        bad = next(i for i, m in enumerate(fetched) if not m['finite'])
-                        record = {'step': step - len(fetched) + bad + 1, 'error': 'non-finite loss or gradient'}
-                        log(record)
-                        last = manager.latest_step()
-                        where = (f'the last good checkpoint is step {last} in {workdir}; resume it with a lower --lr'
-                                 if last is not None else 'no checkpoint had been saved yet; restart with a lower --lr')
-                        raise RuntimeError(f"training diverged at step {record['step']}: the loss or a gradient is not "
-                                           f"finite (the update was discarded); {where}.")
-                    now = time.perf_counter()
-                    steps_per_sec = (step - step_log) / (now - t_log)
-                    record = {'step': step, 'epoch': round(step / per_epoch, 4), 'loss': float(fetched[-1]['loss']),
-                              'loss_mean': float(np.mean([m['loss'] for m in fetched])),
-                              'grad_norm': float(fetched[-1]['grad_norm']), 'steps_per_sec': round(steps_per_sec, 3),
-                              'patches_per_sec': round(steps_per_sec * cfg.batch_size, 1)}
-                    if cfg.schedule != 'constant':
-                        record['learning_rate'] = (cfg.learning_rate * tail_rate(step - 1, tail_start, tail_steps)
-                                                   if cfg.schedule == 'tail' else float(tx_rate(cfg, total, step - 1)))
-                    log(record)
-                    t_log, step_log = now, step
-                    bar.set_postfix(loss=f"{record['loss_mean']:.4f}", **({'val_psnr': f'{last_val:.2f}'} if last_val else {}))
-                bar.update(1)
-                if at_val or at_end:
-                    val = validate(state.params, config, val_sets) if val_sets else {}
-                    if val:
-                        last_val = val['val_psnr']
-                        plateau = watch.update(step, last_val)
-                        log({'step': step, 'epoch': round(step / per_epoch, 4), **val})
-                        if plateau and not at_end and (cfg.schedule != 'tail' or step < tail_start):
-                            if cfg.schedule == 'tail':  # the decay starts now instead of at the fixed point
-                                tail_start = step
-                                log({'step': step, 'event': f'plateau: the tail of {tail_steps} steps starts '
-                                     f'(no gain of {cfg.plateau_delta} dB since step {watch.best_step})'})
-                                bar.total = end()
-                            else:
-                                stopped = f'plateau: no gain of {cfg.plateau_delta} dB since step {watch.best_step}'
-                                log({'step': step, 'event': stopped})
-                                stopped_at, at_end = step, True
-                    save_checkpoint(manager, step, state.params, state.opt_state, meta(step),
-                                    {'val_psnr': val['val_psnr']} if val else None)
-                    t_log = time.perf_counter()  # validation time is not training time
-                if at_end: break
-    finally:
-        bar.close()
-    summary = _summary(workdir, step, last_val, manager)
+    meta = lambda step: checkpoint_meta(arch, config, step, epoch=step / per_epoch, train=cfg.to_dict(),
+                                        schedule={'tail_start': tail_start, 'stopped_at': stopped_at, 'plateau': watch.state()},
+                                        **({'objective': dict(objective.record)} if objective.record else {}))
+    last_val, stopped = None, None
+
+    def on_validation(step: int, state: TrainState) -> bool:
+        nonlocal last_val, tail_start, stopped_at, stopped
+        val = validate_model(objective.validation_model(state.params, config), val_sets, cfg.scale) if val_sets else {}
+        finish = False
+        if val:
+            last_val = val['val_psnr']
+            if log: log({'step': step, 'epoch': round(step / per_epoch, 4), **val})
+            if watch.update(step, last_val) and step < end() and (cfg.schedule != 'tail' or step < tail_start):
+                why = f'no gain of {cfg.plateau_delta} dB since step {watch.best_step}'
+                if cfg.schedule == 'tail':  # the decay starts now instead of at the fixed point
+                    tail_start = step
+                    if log: log({'step': step, 'event': f'plateau: the tail of {tail_steps} steps starts ({why})'})
+                else:
+                    stopped, stopped_at, finish = f'plateau: {why}', step, True
+                    if log: log({'step': step, 'event': stopped})
+        save_checkpoint(manager, step, state.params, state.opt_state, meta(step),
+                        {'val_psnr': val['val_psnr']} if val else None)
+        return finish
+
+    def hint() -> str:
+        last = manager.latest_step()
+        return (f'the last good checkpoint is step {last} in {workdir}; resume it with a lower --lr' if last is not None
+                else 'no checkpoint had been saved yet; restart with a lower --lr')
+
+    train_step = make_train_step(objective, tx, mesh)
+    done = fit(state, train_step, sampler, end, objective=objective, mesh=mesh, rate=rate, log=log,
+               log_every=cfg.log_every, val_every=cfg.val_every or per_epoch, on_validation=on_validation,
+               progress=progress and primary, desc=f'train {config.name}', diverged_hint=hint)
+    summary = _summary(workdir, done.step, last_val, manager)
     if stopped: summary['stopped'] = stopped
     if cfg.schedule == 'tail': summary['tail_start'] = tail_start
     if primary: _write_curves(workdir)
     return summary
-
-def tx_rate(cfg: TrainConfig, total: int, step: int) -> float:
-    "The learning rate of update `step` under the run's optax schedule (constant or cosine)."
-    if cfg.schedule == 'cosine': return float(optax.cosine_decay_schedule(cfg.learning_rate, max(1, total))(step))
-    return cfg.learning_rate
 
 def _summary(workdir: Path, step: int, last_val: float | None, manager) -> dict:
     "What a finished run reports."
@@ -439,6 +552,51 @@ def _write_curves(workdir: Path) -> Path | None:
     except Exception as err:  # a plotting problem must not fail a finished training run
         warnings.warn(f'could not draw the training curves: {err}')
         return None
+
+# %% ../nbs/09_train.ipynb #0ccfcbc2
+def host_copy(tree: Any) -> Any:
+    "A pytree of device arrays as numpy arrays on the host (a snapshot that later steps cannot donate away)."
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+def train_segment(state: TrainState, objective: Objective, tx: optax.GradientTransformation, sampler: PatchSampler,
+                  stop: int, config: Any, *, val_sets: Sequence = (), score: Callable[[Any], float] | None = None,
+                  val_every: int = 0, snapshot_at: Sequence[int] = (), rate: Callable[[int], float] | None = None,
+                  log: Callable[[dict], None] | None = None, log_every: int = 50, progress: bool = False,
+                  desc: str = 'train', mesh: jax.sharding.Mesh | None = None) -> dict:
+    """One in-memory stretch of training through `fit`, from `state` (at its step) to `stop`, for the run types made of
+    stretches (a pruning round, a slimming stage, a QAT fine-tune): validates every `val_every` steps and at the end —
+    `score(params)` if given, else the first of `val_sets` with the objective's validation model — keeping a host copy
+    of the best parameters, and snapshots of the whole state at `snapshot_at`. Returns {'state', 'best_params',
+    'best_val_psnr', 'best_step', 'curve' [(step, psnr)], 'snapshots' {step: state}, 'seconds', 'last_log'}."""
+    start = int(jax.device_get(state.step))
+    if not 0 <= start < stop: raise ValueError(f'need 0 <= start < stop, got {start}, {stop}')
+    mesh = mesh or data_mesh()
+    state = jax.device_put(jax.device_get(state), NamedSharding(mesh, P()))
+    scorer = score or ((lambda params: validate_model(objective.validation_model(params, config), val_sets[:1],
+                                                      config.scale)['val_psnr']) if val_sets else None)
+    best = {'best_params': None, 'best_val_psnr': None, 'best_step': None}
+    curve, snapshots, t0 = [], {}, time.perf_counter()
+    if start in snapshot_at: snapshots[start] = host_copy(state)
+
+    def on_step(step, state):
+        if step in snapshot_at: snapshots[step] = host_copy(state)
+
+    def on_validation(step, state):
+        nonlocal best
+        if scorer is None: return False
+        psnr = float(scorer(state.params))
+        curve.append((step, psnr))
+        if log: log({'step': step, 'val_psnr': round(psnr, 4)})
+        if best['best_val_psnr'] is None or psnr > best['best_val_psnr']:
+            best = {'best_params': host_copy(state.params), 'best_val_psnr': psnr, 'best_step': step}
+        return False
+
+    done = fit(state, make_train_step(objective, tx, mesh), sampler, stop, objective=objective, mesh=mesh, rate=rate,
+               log=log, log_every=log_every, val_every=val_every, on_validation=on_validation,
+               on_step=on_step if snapshot_at else None, progress=progress, desc=desc)
+    if best['best_params'] is None: best = {'best_params': host_copy(done.state.params), 'best_val_psnr': None, 'best_step': done.step}
+    return {'state': done.state, **best, 'curve': curve, 'snapshots': snapshots,
+            'seconds': time.perf_counter() - t0, 'last_log': done.last_log}
 
 # %% ../nbs/09_train.ipynb #1564d7ee
 def add_train_args(parser: argparse.ArgumentParser) -> None:
