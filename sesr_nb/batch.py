@@ -20,7 +20,8 @@ from .infer import DEFAULT_TILE, TileSpec, is_network, iter_upscaled_rows, parse
 
 # %% auto #0
 __all__ = ['PNG_LEVEL', 'OUTPUT_FORMATS', 'PngStreamWriter', 'OutputExistsError', 'UpscaleJob', 'UpscalePlan', 'check_out_folder',
-           'plan_jobs', 'LossyInputWarning', 'read_upscale_input', 'upscale_file', 'add_batch_args', 'batch_command']
+           'plan_jobs', 'LossyInputWarning', 'read_upscale_input', 'upscale_file', 'add_upscale_args',
+           'upscale_command']
 
 # %% ../nbs/10b_batch.ipynb #a5c40438
 PNG_LEVEL = 1  # default zlib level of the PNG writer: with the RLE strategy, as small as Pillow's level 1, 3x faster
@@ -286,7 +287,7 @@ def upscale_file(job: UpscaleJob, model, tile: TileSpec | str = DEFAULT_TILE, *,
     return record, finish
 
 # %% ../nbs/10b_batch.ipynb #2cad4f49
-def add_batch_args(parser: argparse.ArgumentParser) -> None:
+def add_upscale_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb upscale`."
     parser.add_argument('inputs', nargs='+', metavar='IN', help='image files, folders of images and/or video files')
     parser.add_argument('--model', default='pretrained',
@@ -310,9 +311,9 @@ def add_batch_args(parser: argparse.ArgumentParser) -> None:
                         help='progress bar on stderr (default: when stderr is a terminal)')
 
 # %% ../nbs/10b_batch.ipynb #4c83d45b
-def batch_command(args: argparse.Namespace) -> CommandOutput:
+def upscale_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb upscale`: plan and check every output, then upscale each image (and video) with a progress bar."
-    from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
+    from sesr_nb.resolve import load_model   # imported here: it loads orbax
     from sesr_nb.video import is_video, upscale_video
     tile = parse_tile(args.tile)
     if not 1 <= args.quality <= 100: raise ValueError(f'--quality must be 1..100, got {args.quality}')

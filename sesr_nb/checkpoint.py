@@ -20,7 +20,7 @@ from .fileio import write_bytes_atomic
 __all__ = ['CHECKPOINT_SUBDIR', 'PRETRAINED', 'DEFAULT_PRETRAINED', 'checkpoint_manager', 'checkpoint_meta', 'save_checkpoint',
            'restore_checkpoint', 'save_model_file', 'read_model_header', 'load_model_file', 'run_and_step',
            'load_train_params', 'apply_deploy_mask', 'load_trained', 'pretrained_models', 'pretrained_path',
-           'load_pretrained', 'load_model']
+           'load_pretrained']
 
 # %% ../nbs/08_checkpoint.ipynb #345488fd
 CHECKPOINT_SUBDIR = 'checkpoints'
@@ -252,31 +252,3 @@ def pretrained_path(preset: str = 'M5', scale: int = 2) -> Path:
 def load_pretrained(preset: str = 'M5', scale: int = 2) -> TrainedModel:
     "A pretrained model shipped with sesr_nb, e.g. `load_pretrained('M11', scale=2)` (trained on T91+BSD200)."
     return load_model_file(pretrained_path(preset, scale))
-
-# %% ../nbs/08_checkpoint.ipynb #8c7ead0a
-def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | None = None) -> SRModel:
-    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx/.tflite path."
-    text = str(spec)
-    if text == 'bicubic': return BicubicModel(int(scale or 2))
-    if text == 'pretrained' or text.startswith('pretrained:'):
-        name = text.partition(':')[2] or DEFAULT_PRETRAINED
-        if text == 'pretrained' and scale not in (None, 2):
-            raise ValueError(f"the default pretrained model is x2; for x{scale} name one with pretrained:NAME "
-                             f"(available: {', '.join(PRETRAINED)})")
-        preset, sep, s = name.lower().rpartition('x')
-        if not sep or not s.isdigit():
-            raise ValueError(f'pretrained model names look like M5x2; available: {", ".join(PRETRAINED)}')
-        model = load_pretrained(preset, int(s))
-    else:
-        path = Path(text).expanduser()
-        if path.suffix.lower() == '.onnx':  # an exported network, run by onnxruntime (optional extra)
-            return importlib.import_module('sesr_nb.onnx_export').load_onnx_model(path, scale=scale)
-        if path.suffix.lower() == '.tflite':  # an exported network, run by LiteRT (optional extra)
-            return importlib.import_module('sesr_nb.tflite_export').load_tflite_model(path, scale=scale)
-        if not path.exists():
-            raise FileNotFoundError(f"--model {text!r} is not 'bicubic', 'pretrained', 'pretrained:NAME' (available: "
-                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint, .npz, .onnx or .tflite model file")
-        return load_trained(path, scale=scale, step=step)
-    if scale is not None and model.scale != int(scale):
-        raise ValueError(f'{text} is a x{model.scale} model, but x{scale} was asked for')
-    return model

@@ -21,7 +21,7 @@ SUBCOMMANDS = {
     'info': ('sesr_nb.cli', 'Parameters and MACs of architecture presets'),
     'evaluate': ('sesr_nb.evaluate', 'PSNR/SSIM of a model (bicubic, pretrained or trained) on benchmark folders'),
     'train': ('sesr_nb.train', 'Train a network (SESR: collapsed-forward training)'),
-    'upscale': ('sesr_nb.infer', 'Upscale images with a trained model'),
+    'upscale': ('sesr_nb.batch', 'Upscale images with a trained model'),
     'demo': ('sesr_nb.demo', 'Offline main job: train a small SESR on bundled images, evaluate vs bicubic, write a report'),
     'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz), a portable StableHLO program, or ONNX (float32/int8)'),
     'prune': ('sesr_nb.prune', 'Lottery-ticket pruning: iterative magnitude pruning with rewinding of the collapsed weights'),
@@ -68,7 +68,7 @@ def info_command(args: argparse.Namespace) -> CommandOutput:
     if args.batch < 1: raise ValueError(f'--batch must be >= 1, got {args.batch}')
     lr_hw = parse_size(args.lr_size)
     if args.model is not None:
-        from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
+        from sesr_nb.resolve import load_model   # imported here: it loads orbax
         model = load_model(args.model, args.scale)
         if not hasattr(model, 'arch'): raise ValueError(f'{args.model} is not a network: it has no weights to count')
         record = model.arch.complexity(model.config, lr_hw, args.batch)

@@ -193,7 +193,7 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
 # %% ../nbs/07_evaluate.ipynb #27a6f71c
 def evaluate_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb evaluate`: score the model, write --out, return the tables and the JSON document."
-    from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
+    from sesr_nb.resolve import load_model   # imported here: it loads orbax
     model = load_model(args.model, args.scale, args.step)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', SkippedImageWarning)

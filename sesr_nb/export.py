@@ -13,7 +13,8 @@ import numpy as np
 from jax import export as jax_export
 
 from .arch import TrainedModel
-from .checkpoint import load_model, save_model_file
+from .checkpoint import save_model_file
+from .resolve import load_model
 from .options import CommandOutput
 from .fileio import write_bytes_atomic
 from .onnx_export import DEFAULT_CALIBRATION, export_onnx

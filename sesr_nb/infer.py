@@ -22,7 +22,7 @@ from .fileio import decode_image, pil_to_uint8
 # %% auto #0
 __all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'is_network',
            'iter_sr_bands', 'upscale_y_tiled', 'upscale_rgb_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale',
-           'read_image_as_stored', 'add_upscale_args', 'upscale_command']
+           'read_image_as_stored']
 
 # %% ../nbs/10_infer.ipynb #4d071af1
 @dataclass(frozen=True)
@@ -347,14 +347,3 @@ def upscale(image: np.ndarray | Image.Image, model, *, tile: TileSpec | str = DE
 def read_image_as_stored(path: str | os.PathLike) -> np.ndarray:
     "Read an image file as uint8 HxW (gray), HxWx2 (gray+alpha), HxWx3 (RGB) or HxWx4 (RGBA), EXIF orientation applied."
     return decode_image(path, lambda img: pil_to_uint8(ImageOps.exif_transpose(img)), ', or leave it out')
-
-# %% ../nbs/10_infer.ipynb #217a2b38
-def add_upscale_args(parser) -> None:
-    "Arguments of `sesr_nb upscale` (defined in `sesr_nb.batch`)."
-    from sesr_nb.batch import add_batch_args
-    add_batch_args(parser)
-
-def upscale_command(args):
-    "Run `sesr_nb upscale` (`sesr_nb.batch.batch_command`)."
-    from sesr_nb.batch import batch_command
-    return batch_command(args)

@@ -14,24 +14,14 @@ import numpy as np
 from .arch import TrainedModel, config_from_record, model_record
 from .color import rgb_to_model_y
 from .fileio import write_bytes_atomic
+from .runtime import INSTALL_HINT, METADATA_KEY, require_onnx
 
 # %% auto #0
-__all__ = ['INSTALL_HINT', 'METADATA_KEY', 'DEFAULT_OPSET', 'ONNX_GRAPHS', 'DEFAULT_CALIBRATION', 'require_onnx',
-           'sesr_onnx_nodes', 'export_record', 'onnx_metadata', 'onnx_graph', 'numpy_tree', 'set_onnx_metadata',
-           'calibration_inputs', 'quantize_int8', 'export_onnx', 'available_cores', 'read_onnx_metadata',
-           'ExportedModel', 'OnnxModel', 'load_onnx_model']
+__all__ = ['DEFAULT_OPSET', 'ONNX_GRAPHS', 'DEFAULT_CALIBRATION', 'sesr_onnx_nodes', 'export_record', 'onnx_metadata',
+           'onnx_graph', 'numpy_tree', 'set_onnx_metadata', 'calibration_inputs', 'quantize_int8', 'export_onnx']
 
 # %% ../nbs/20_onnx.ipynb #868a33a7
-INSTALL_HINT = 'pip install "sesr_nb[export]"'
-METADATA_KEY = 'sesr_nb'
 DEFAULT_OPSET = 17
-
-def require_onnx(module: str = 'onnx'):
-    "Import `module` ('onnx', 'onnxruntime' or one of their submodules), with an install hint when it is missing."
-    try: return importlib.import_module(module)
-    except ImportError as err:
-        raise ImportError(f'{module.split(".")[0]} is needed for ONNX export and inference but is not installed: '
-                          f'{INSTALL_HINT}') from err
 
 # %% ../nbs/20_onnx.ipynb #a3d59069
 def _oihw(kernel) -> np.ndarray:
@@ -195,96 +185,3 @@ def export_onnx(model: TrainedModel, path: str | os.PathLike, *, int8: bool = Fa
     elif calibration is not None:
         raise ValueError('calibration images are only used for int8 export: pass int8=True (--int8) or leave them out')
     return write_bytes_atomic(path, proto.SerializeToString())
-
-# %% ../nbs/20_onnx.ipynb #e0db53d5
-def available_cores() -> int:
-    "CPU cores this process may run on (its affinity mask), else the machine's count."
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
-
-def _onnx_error(path: Path, why: str) -> ValueError:
-    "The ValueError for an unusable .onnx file: what is wrong with it, and how to make a good one."
-    return ValueError(f'{path} {why}; export one with `sesr_nb export --model RUN --out model.onnx`')
-
-def read_onnx_metadata(path: str | os.PathLike) -> tuple[dict, bytes]:
-    "(the sesr_nb record, the file's bytes) of an .onnx file, with clear errors for a missing, foreign or damaged file."
-    onnx = require_onnx('onnx')
-    path = Path(path).expanduser()
-    if not path.exists(): raise FileNotFoundError(f'no ONNX model at {path}')
-    if not path.is_file(): raise _onnx_error(path, 'is a folder, not an .onnx file')
-    data = path.read_bytes()
-    try: proto = onnx.load_from_string(data)
-    except Exception as err:
-        raise _onnx_error(path, f'is not an ONNX model or is truncated ({type(err).__name__})') from err
-    if not proto.graph.node or not proto.graph.input:
-        raise _onnx_error(path, 'is not an ONNX model (no graph in it)')
-    found = {p.key: p.value for p in proto.metadata_props}
-    if METADATA_KEY not in found:
-        raise _onnx_error(path, f'is an ONNX model but not one written by sesr_nb (no {METADATA_KEY!r} metadata: its '
-                                'architecture and scale are unknown)')
-    try: record = json.loads(found[METADATA_KEY])
-    except json.JSONDecodeError as err: raise _onnx_error(path, f'has damaged sesr_nb metadata ({err})') from err
-    return record, data
-
-class ExportedModel:
-    """What an exported network file run by another runtime shares with `TrainedModel` (the interface evaluation,
-    upscaling and the widget use): `name`, `scale`, `arch`, `config`, `int8`, `receptive_radius`, `upscale_y`, `sr_y`,
-    `sr_rgb`. A subclass reads its file and implements `forward` (NHWC Y batch in [0, 1] -> float32 numpy)."""
-    runtime = 'exported'
-
-    def _set_record(self, path: Path, record: dict, error) -> None:
-        "Architecture, configuration, scale and name from the file's sesr_nb `record`; `error(path, why)` makes the ValueError."
-        self.path, self.record = path, record
-        try: self.arch, self.config = config_from_record(record)
-        except (KeyError, TypeError, ValueError) as err: raise error(path, f'has an unusable sesr_nb record ({err})') from err
-        self.scale, self.int8 = int(self.config.scale), bool(record.get('int8'))
-        self.name = f"{record.get('name') or self.config.name} [{self.runtime}{' int8' if self.int8 else ''}]"
-
-    def __repr__(self): return f'{type(self).__name__}({self.name!r}, x{self.scale}, {self.path.name})'
-
-    @property
-    def receptive_radius(self) -> int:
-        "LR pixels on each side that one output pixel depends on (tiles need this much halo)."
-        return int(self.arch.receptive_radius(self.config))
-
-    def _input(self, x_nhwc) -> np.ndarray:
-        "The float32 C-contiguous NHWC Y batch `forward` takes, or a ValueError naming the expected shape."
-        x = np.ascontiguousarray(np.asarray(x_nhwc, np.float32))
-        if x.ndim != 4 or x.shape[-1] != 1:
-            raise ValueError(f'{self.name} expects an NHWC batch (N, H, W, 1) of Y in [0, 1], got shape {x.shape}')
-        return x
-
-    def check_scale(self, scale: int | None) -> ExportedModel:
-        "`self`, after checking that it upscales by `scale` (None: any)."
-        if scale is not None and self.scale != int(scale):
-            raise ValueError(f'{self.path} holds a x{self.scale} model, but x{scale} was asked for')
-        return self
-
-    upscale_y, sr_y, sr_rgb = TrainedModel.upscale_y, TrainedModel.sr_y, TrainedModel.sr_rgb   # same code, same contract
-
-class OnnxModel(ExportedModel):
-    """A network exported to ONNX, run by onnxruntime on the CPU, with the interface of `TrainedModel` that evaluation,
-    upscaling and the widget use (`ExportedModel`)."""
-    runtime = 'onnx'
-
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        ort = require_onnx('onnxruntime')
-        record, data = read_onnx_metadata(path)
-        self._set_record(Path(path).expanduser(), record, _onnx_error)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads or available_cores(), 1
-        try: self.session = ort.InferenceSession(data, options, providers=['CPUExecutionProvider'])
-        except Exception as err:
-            raise _onnx_error(self.path, f'cannot be run by onnxruntime ({str(err).splitlines()[0][:200]})') from err
-        self.input_name, self.output_name = self.session.get_inputs()[0].name, self.session.get_outputs()[0].name
-
-    def forward(self, x_nhwc) -> np.ndarray:
-        "The exported network on an NHWC batch of Y in [0, 1] (numpy or jax array) -> float32 numpy (N, sH, sW, 1)."
-        x = self._input(x_nhwc)
-        n, h, w, _ = x.shape
-        y = self.session.run([self.output_name], {self.input_name: x.reshape(n, 1, h, w)})[0]
-        return y.reshape(n, self.scale * h, self.scale * w, 1)
-
-def load_onnx_model(path: str | os.PathLike, scale: int | None = None, threads: int | None = None) -> OnnxModel:
-    "An `OnnxModel` from an .onnx file written by `export_onnx`; `scale` (optional) is checked."
-    return OnnxModel(path, threads).check_scale(scale)

@@ -14,7 +14,6 @@ import numpy as np
 
 from .arch import Architecture
 from .color import resize_weights
-from .train import TrainState
 
 # %% auto #0
 __all__ = ['RGB_MEAN', 'PRESETS', 'WHOLE_IMAGE_RADIUS', 'ARCHITECTURE', 'SMSRConfig', 'smsr_layers', 'init_params', 'conv',

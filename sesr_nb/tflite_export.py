@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_tflite.ipynb #6a0b54b9
 from __future__ import annotations
-import importlib, json, os, threading
+import importlib, json, os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,24 +13,13 @@ import numpy as np
 
 from .arch import TrainedModel
 from .fileio import write_bytes_atomic
-from .onnx_export import (DEFAULT_CALIBRATION, INSTALL_HINT, ExportedModel, available_cores, calibration_inputs,
-                                 export_record, numpy_tree)
+from .onnx_export import DEFAULT_CALIBRATION, calibration_inputs, export_record, numpy_tree
+from .runtime import TFLITE_METADATA, require_litert
 from .quant import QuantConfig, QuantizedModel, calibrate, integer_model
 
 # %% auto #0
-__all__ = ['TFLITE_METADATA', 'TFLITE_GRAPHS', 'require_litert', 'TFLiteGraph', 'prelu_alpha_int8', 'sesr_tflite_graph',
-           'tflite_metadata', 'quantize_for_tflite', 'tflite_bytes', 'export_tflite', 'read_tflite_metadata',
-           'TFLiteModel', 'load_tflite_model']
-
-# %% ../nbs/22_tflite.ipynb #4828b316
-TFLITE_METADATA = 'sesr_nb'   # name of the model metadata entry holding our JSON record
-
-def require_litert(module: str = 'ai_edge_litert.schema_py_generated'):
-    "Import a LiteRT module (the schema bindings or the interpreter), with an install hint when it is missing."
-    try: return importlib.import_module(module)
-    except ImportError as err:
-        raise ImportError(f'ai-edge-litert is needed for TFLite export and inference but is not installed: '
-                          f'{INSTALL_HINT}') from err
+__all__ = ['TFLITE_GRAPHS', 'TFLiteGraph', 'prelu_alpha_int8', 'sesr_tflite_graph', 'tflite_metadata', 'quantize_for_tflite',
+           'tflite_bytes', 'export_tflite']
 
 # %% ../nbs/22_tflite.ipynb #9c3aaaf1
 class TFLiteGraph:
@@ -224,59 +213,3 @@ def tflite_bytes(model: TrainedModel, *, int8: bool = False, calibration: Any = 
 def export_tflite(model: TrainedModel, path: str | os.PathLike, *, int8: bool = False, calibration: Any = None) -> Path:
     "Write `model` to `path` as .tflite (float32, or int8: see `tflite_bytes`), atomically."
     return write_bytes_atomic(path, tflite_bytes(model, int8=int8, calibration=calibration))
-
-# %% ../nbs/22_tflite.ipynb #dd1ab00a
-def _tflite_error(path: Path, why: str) -> ValueError:
-    "The ValueError for an unusable .tflite file: what is wrong with it, and how to make a good one."
-    return ValueError(f'{path} {why}; export one with `sesr_nb export --model RUN --out model.tflite`')
-
-def read_tflite_metadata(path: str | os.PathLike) -> tuple[dict, bytes]:
-    "(the sesr_nb record, the file's bytes) of a .tflite file, with clear errors for a missing, foreign or damaged file."
-    S = require_litert()
-    path = Path(path).expanduser()
-    if not path.exists(): raise FileNotFoundError(f'no TFLite model at {path}')
-    if not path.is_file(): raise _tflite_error(path, 'is a folder, not a .tflite file')
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b'TFL3': raise _tflite_error(path, 'is not a TFLite model (no TFL3 identifier)')
-    try:
-        model = S.Model.GetRootAs(data, 0)
-        entries = {model.Metadata(i).Name().decode(): model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
-        if TFLITE_METADATA not in entries:
-            raise _tflite_error(path, f'is a TFLite model but not one written by sesr_nb (no {TFLITE_METADATA!r} '
-                                      'metadata: its architecture and scale are unknown)')
-        record = json.loads(model.Buffers(entries[TFLITE_METADATA]).DataAsNumpy().tobytes())
-    except ValueError: raise
-    except Exception as err: raise _tflite_error(path, f'is truncated or damaged ({type(err).__name__})') from err
-    return record, data
-
-class TFLiteModel(ExportedModel):
-    """A network exported to .tflite, run by the LiteRT interpreter on the CPU, with the interface of `TrainedModel`
-    that evaluation, upscaling and the widget use (`ExportedModel`)."""
-    runtime = 'tflite'
-
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        interpreter = require_litert('ai_edge_litert.interpreter')
-        record, data = read_tflite_metadata(path)
-        self._set_record(Path(path).expanduser(), record, _tflite_error)
-        try: self.interpreter = interpreter.Interpreter(model_content=data, num_threads=threads or available_cores())
-        except Exception as err:
-            raise _tflite_error(self.path, f'cannot be run by LiteRT ({str(err).splitlines()[0][:200]})') from err
-        self.input_index = self.interpreter.get_input_details()[0]['index']
-        self.output_index = self.interpreter.get_output_details()[0]['index']
-        self.shape, self.lock = None, threading.Lock()
-
-    def forward(self, x_nhwc) -> np.ndarray:
-        "The exported network on an NHWC batch of Y in [0, 1] (numpy or jax array) -> float32 numpy (N, sH, sW, 1)."
-        x = self._input(x_nhwc)
-        with self.lock:
-            if x.shape != self.shape:
-                self.interpreter.resize_tensor_input(self.input_index, x.shape, strict=False)
-                self.interpreter.allocate_tensors()
-                self.shape = x.shape
-            self.interpreter.set_tensor(self.input_index, x)
-            self.interpreter.invoke()
-            return np.array(self.interpreter.get_tensor(self.output_index))
-
-def load_tflite_model(path: str | os.PathLike, scale: int | None = None, threads: int | None = None) -> TFLiteModel:
-    "A `TFLiteModel` from a .tflite file written by `export_tflite`; `scale` (optional) is checked."
-    return TFLiteModel(path, threads).check_scale(scale)

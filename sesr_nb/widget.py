@@ -144,7 +144,7 @@ def _as_pairs(images) -> dict[str, ImagePair]:
 def _as_model(model):
     "A model object, or the model that a `--model` spec string names (loaded with `sesr_nb.checkpoint.load_model`)."
     if not isinstance(model, str): return model
-    from sesr_nb.checkpoint import load_model   # imported here: it loads orbax
+    from sesr_nb.resolve import load_model   # imported here: it loads orbax
     return load_model(model)
 
 class CompareWidget:

@@ -80,7 +80,7 @@ def test_train_resume_evaluate_export(tmp_path):
     for suffix in ('npz', 'stablehlo'):
         out = json.loads(sesr_nb('export', '--model', tmp_path / 'run', '--out', tmp_path / f'm.{suffix}', '--json').stdout)
         assert out['bytes'] == (tmp_path / f'm.{suffix}').stat().st_size
-    from sesr_nb.checkpoint import load_model
+    from sesr_nb.resolve import load_model
     y = np.random.default_rng(0).random((9, 11), np.float32)
     np.testing.assert_array_equal(load_model(tmp_path / 'm.npz').upscale_y(y), load_model(tmp_path / 'run').upscale_y(y))
     again = sesr_nb('export', '--model', tmp_path / 'run', '--out', tmp_path / 'm.npz', check=False)
