@@ -17,11 +17,14 @@ from .color import (as_rgb, bicubic_upscale, merge_y_with_chroma, model_y_to_y25
                            rgb_to_y)
 
 # %% auto #0
-__all__ = ['ARCHITECTURE_MODULES', 'Architecture', 'register_architecture', 'architectures', 'get_architecture', 'resolve_arch',
-           'config_overrides', 'arch_config', 'architecture_of', 'model_record', 'config_from_record', 'SRModel',
-           'BicubicModel', 'model_color', 'rgb_to_model_rgb', 'model_rgb_to_uint8', 'TrainedModel']
+__all__ = ['WHOLE_IMAGE_RADIUS', 'ARCHITECTURE_MODULES', 'Architecture', 'register_architecture', 'architectures',
+           'get_architecture', 'resolve_arch', 'config_overrides', 'arch_config', 'architecture_of', 'model_record',
+           'config_from_record', 'SRModel', 'BicubicModel', 'model_color', 'rgb_to_model_rgb', 'model_rgb_to_uint8',
+           'TrainedModel']
 
 # %% ../nbs/01a_arch.ipynb #5fc535ea
+WHOLE_IMAGE_RADIUS = 1 << 30   # a receptive radius meaning "every output pixel sees the whole image": tiled inference then uses one window
+
 @dataclass(frozen=True, eq=False)
 class Architecture:
     "A family of super-resolution networks: configs, parameters, training and deploy-time forward passes, cost."

@@ -10,13 +10,10 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from .arch import Architecture
-from .conv import conv2d_act
-from .models import depth_to_space
+from .convnet import ConvLayer, check_config_fields, depth_to_space, plain_architecture, run_layers
 
 # %% auto #0
-__all__ = ['PRESETS', 'ARCHITECTURE', 'ELSRConfig', 'elsr_layers', 'init_params', 'elsr_apply', 'elsr_param_counts',
-           'elsr_complexity', 'elsr_receptive_radius']
+__all__ = ['PRESETS', 'ARCHITECTURE', 'ELSRConfig', 'elsr_layers', 'elsr_body']
 
 # %% ../nbs/03d_elsr.ipynb #ace79d54
 @dataclass(frozen=True)
@@ -26,10 +23,7 @@ class ELSRConfig:
     scale: int = 2
     preset: str = 'custom'
 
-    def __post_init__(self):
-        if not isinstance(self.channels, int) or self.channels < 1:
-            raise ValueError(f'ELSR needs a positive integer channels, got channels={self.channels!r}')
-        if self.scale not in (2, 3, 4): raise ValueError(f'scale must be 2, 3 or 4, got {self.scale}')
+    def __post_init__(self): check_config_fields(self, 'ELSR', positive=('channels',))
 
     @property
     def name(self) -> str:
@@ -44,70 +38,24 @@ PRESETS = {
 }
 
 # %% ../nbs/03d_elsr.ipynb #2a4bd2de
-def elsr_layers(config: ELSRConfig) -> list[tuple[str, int, int, int]]:
-    "(name, k, c_in, c_out) of the four convolutions; the last outputs 3·scale² channels for the pixel shuffle."
+def elsr_layers(config: ELSRConfig) -> list[ConvLayer]:
+    """The four convolutions (`01b_convnet`), initialised as the reference: He-normal kernels (variance 2/(9 c_out)), the
+    last layer N(0, 0.001²), zero biases; one PReLU slope (0.25) shared by the channels after the block's first
+    convolution. The last outputs 3·scale² channels for the pixel shuffle."""
     c = config.channels
-    return [('first', 3, 3, c), ('block.conv1', 3, c, c), ('block.conv2', 3, c, c), ('last', 3, c, 3 * config.scale ** 2)]
+    he = (2.0 / (3 * 3 * c)) ** 0.5
+    return [ConvLayer('first', 3, 3, c, std=he), ConvLayer('block/conv1', 3, c, c, std=he, slopes=1, slope_path='block/slope'),
+            ConvLayer('block/conv2', 3, c, c, std=he), ConvLayer('last', 3, c, 3 * config.scale ** 2, std=0.001)]
 
-def init_params(config: ELSRConfig, key: jax.Array | int = 0) -> dict:
-    "Fresh ELSR parameters as the reference: He-normal kernels (variance 2/(9 c_out)), last layer N(0, 0.001²), zero biases, slope 0.25."
-    key = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    convs = {}
-    for (name, k, c_in, c_out), sub in zip(elsr_layers(config), jax.random.split(key, 4)):
-        std = 0.001 if name == 'last' else (2.0 / (k * k * c_out)) ** 0.5
-        convs[name] = {'kernel': std * jax.random.normal(sub, (k, k, c_in, c_out), jnp.float32),
-                       'bias': jnp.zeros((c_out,), jnp.float32)}
-    return {'first': convs['first'], 'last': convs['last'],
-            'block': {'conv1': convs['block.conv1'], 'conv2': convs['block.conv2'], 'slope': jnp.full((1,), 0.25, jnp.float32)}}
-
-def elsr_apply(params: dict, x: jax.Array, config: ELSRConfig, clip: bool = True, backend: str | None = None) -> jax.Array:
-    """ELSR on an NHWC RGB batch in [0, 1] -> (N, sH, sW, 3); a non-float32 `x` (bfloat16) runs in its dtype.
-    `backend` picks the convolution kernels (None: automatic, 'native' or 'xla')."""
-    if x.ndim != 4 or x.shape[-1] != 3:
-        raise ValueError(f'ELSR expects a 4-D batch (N, H, W, 3) of RGB images in [0, 1], got shape {x.shape}')
-    if x.dtype != jnp.float32: params = jax.tree.map(lambda a: a.astype(x.dtype), params)
-    conv = lambda h, p, **kw: conv2d_act(h, p['kernel'], p['bias'], backend=backend, **kw)
-    block = params['block']
-    f = conv(jnp.transpose(x, (0, 3, 1, 2)) - 0.5, params['first'])
-    g = conv(f, block['conv1'])
-    slope = jnp.broadcast_to(block['slope'], (config.channels,))   # one slope shared by the channels
-    h = conv(g, block['conv2'], slope=slope) + f                     # conv2(PReLU(g)) + skip
-    y = depth_to_space(conv(h, params['last']), config.scale) + 0.5
-    y = jnp.clip(y, 0.0, 1.0) if clip else y
-    return jnp.transpose(y, (0, 2, 3, 1))
+def elsr_body(params: dict, h: jax.Array, config: ELSRConfig, mode: str = 'default', backend: str | None = None) -> jax.Array:
+    "ELSR's wiring on the centred NCHW RGB batch: the first convolution, the residual block conv2(PReLU(conv1)) + skip, the last one, the shuffle."
+    first, conv1, conv2, last = elsr_layers(config)
+    f = run_layers(params, h, [first], backend)
+    h = run_layers(params, f, [conv1, conv2], backend) + f
+    return depth_to_space(run_layers(params, h, [last], backend), config.scale, layout='NCHW', order='DCR')
 
 # %% ../nbs/03d_elsr.ipynb #6199e2b3
-def elsr_param_counts(config: ELSRConfig) -> dict:
-    "Parameter counts: weights, biases, PReLU slopes and their total."
-    layers = elsr_layers(config)
-    weights = sum(k * k * c_in * c_out for _, k, c_in, c_out in layers)
-    biases = sum(c_out for *_, c_out in layers)
-    return {'weights': weights, 'biases': biases, 'slopes': 1, 'total': weights + biases + 1}
-
-def elsr_complexity(config: ELSRConfig, lr_hw: tuple[int, int] = (64, 64), batch: int = 1) -> dict:
-    "The interface's cost record of ELSR: parameters (trained = deployed) and inference MACs."
-    counts = elsr_param_counts(config)
-    return {'arch': 'elsr', 'model': config.name, 'scale': config.scale, 'lr_size': [lr_hw[1], lr_hw[0]],
-            'batch': batch, 'params': counts['total'], 'deploy_params': counts['total'],
-            'macs': counts['weights'] * batch * lr_hw[0] * lr_hw[1],
-            'details': {'params': counts, 'macs_per_lr_pixel': counts['weights']}}
-
-def elsr_receptive_radius(config: ELSRConfig) -> int:
-    "LR pixels on each side that one output pixel depends on: four 3x3 convolutions."
-    return sum(k // 2 for _, k, _, _ in elsr_layers(config))
-
-def _apply(params: dict, x: jax.Array, config: ELSRConfig, mode: str = 'default') -> jax.Array:
-    "Training-time forward (the interface's `apply`; ELSR has one form)."
-    if mode != 'default': raise ValueError(f"unknown forward mode {mode!r}; ELSR has only 'default'")
-    return elsr_apply(params, x, config)
-
-def _deploy_apply(params: dict, x: jax.Array, config: ELSRConfig, backend: str | None = None) -> jax.Array:
-    "Deploy-time forward (the same network)."
-    return elsr_apply(params, x, config, backend=backend)
-
-ARCHITECTURE = Architecture(
-    name='elsr', description='ELSR: extreme low-power super resolution for mobile devices (arXiv 2208.14600), RGB',
-    presets=PRESETS, make_config=ELSRConfig, init=init_params, apply=_apply,
-    deploy=lambda params, config: params, deploy_apply=_deploy_apply, complexity=elsr_complexity,
-    receptive_radius=elsr_receptive_radius, forward_modes=('default',), scale_dependent=('last',),
-    default_preset='ELSR', color='rgb')
+ARCHITECTURE = plain_architecture(
+    'elsr', 'ELSR: extreme low-power super resolution for mobile devices (arXiv 2208.14600), RGB', presets=PRESETS,
+    make_config=ELSRConfig, layers=elsr_layers, body=elsr_body, scale_dependent=('last',), default_preset='ELSR',
+    color='rgb')

@@ -10,13 +10,10 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from .arch import Architecture
-from .conv import conv2d_act
-from .models import depth_to_space
+from .convnet import ConvLayer, check_config_fields, depth_to_space, plain_architecture, run_layers
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'PRESETS', 'ARCHITECTURE', 'ESPCNConfig', 'espcn_layers', 'init_params', 'espcn_apply',
-           'espcn_param_counts', 'espcn_complexity', 'espcn_receptive_radius']
+__all__ = ['ACTIVATIONS', 'PRESETS', 'ARCHITECTURE', 'ESPCNConfig', 'espcn_layers', 'espcn_body']
 
 # %% ../nbs/03c_espcn.ipynb #8b246f87
 @dataclass(frozen=True)
@@ -28,14 +25,7 @@ class ESPCNConfig:
     scale: int = 2
     preset: str = 'custom'
 
-    def __post_init__(self):
-        for field in ('n1', 'n2'):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'ESPCN needs a positive integer {field}, got {field}={value!r}')
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f'unknown ESPCN activation {self.activation!r}; choose one of {", ".join(ACTIVATIONS)}')
-        if self.scale not in (2, 3, 4): raise ValueError(f'scale must be 2, 3 or 4, got {self.scale}')
+    def __post_init__(self): check_config_fields(self, 'ESPCN', positive=('n1', 'n2'), choices={'activation': ACTIVATIONS})
 
     @property
     def name(self) -> str:
@@ -51,66 +41,19 @@ PRESETS = {
 }
 
 # %% ../nbs/03c_espcn.ipynb #b4b5d800
-def espcn_layers(config: ESPCNConfig) -> list[tuple[str, int, int, int]]:
-    "(name, k, c_in, c_out) of the three convolutions; the last outputs scale² channels for the pixel shuffle."
-    return [('conv1', 5, 1, config.n1), ('conv2', 3, config.n1, config.n2), ('conv3', 3, config.n2, config.scale ** 2)]
+def espcn_layers(config: ESPCNConfig) -> list[ConvLayer]:
+    """The three convolutions (`01b_convnet`), LeCun-normal (variance 1/fan-in); the last outputs scale² channels for the
+    pixel shuffle."""
+    lecun = lambda k, c_in: (1.0 / (k * k * c_in)) ** 0.5
+    return [ConvLayer('conv1', 5, 1, config.n1, std=lecun(5, 1)), ConvLayer('conv2', 3, config.n1, config.n2, std=lecun(3, config.n1)),
+            ConvLayer('conv3', 3, config.n2, config.scale ** 2, std=lecun(3, config.n2))]
 
-def init_params(config: ESPCNConfig, key: jax.Array | int = 0) -> dict:
-    "Fresh ESPCN parameters: LeCun-normal kernels (variance 1/fan-in), zero biases."
-    key = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    return {name: {'kernel': (1.0 / (k * k * c_in)) ** 0.5 * jax.random.normal(sub, (k, k, c_in, c_out), jnp.float32),
-                   'bias': jnp.zeros((c_out,), jnp.float32)}
-            for (name, k, c_in, c_out), sub in zip(espcn_layers(config), jax.random.split(key, 3))}
-
-def espcn_apply(params: dict, x: jax.Array, config: ESPCNConfig, clip: bool = True,
-                backend: str | None = None) -> jax.Array:
-    """ESPCN on an NHWC Y batch in [0, 1] -> (N, sH, sW, 1); a non-float32 `x` (bfloat16) runs in its dtype.
-    `backend` picks the convolution kernels (None: automatic, 'native' or 'xla')."""
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f'ESPCN expects a 4-D batch (N, H, W, 1) of Y images in [0, 1], got shape {x.shape}; '
-                         'convert RGB with sesr_nb.color')
-    if x.dtype != jnp.float32: params = jax.tree.map(lambda a: a.astype(x.dtype), params)
-    act = ACTIVATIONS[config.activation]
-    h = x.reshape(x.shape[0], 1, x.shape[1], x.shape[2]) - 0.5
-    h = conv2d_act(h, params['conv1']['kernel'], params['conv1']['bias'], backend=backend)
-    h = conv2d_act(act(h), params['conv2']['kernel'], params['conv2']['bias'], backend=backend)
-    h = conv2d_act(act(h), params['conv3']['kernel'], params['conv3']['bias'], backend=backend)
-    y = depth_to_space(h, config.scale) + 0.5
-    y = jnp.clip(y, 0.0, 1.0) if clip else y
-    return y.reshape(y.shape[0], y.shape[2], y.shape[3], 1)
+def espcn_body(params: dict, h: jax.Array, config: ESPCNConfig, mode: str = 'default', backend: str | None = None) -> jax.Array:
+    "ESPCN's wiring on the centred NCHW Y batch: the three convolutions with the activation between them, the shuffle."
+    h = run_layers(params, h, espcn_layers(config), backend, ACTIVATIONS[config.activation])
+    return depth_to_space(h, config.scale, layout='NCHW', order='DCR')
 
 # %% ../nbs/03c_espcn.ipynb #ea5643df
-def espcn_param_counts(config: ESPCNConfig) -> dict:
-    "Parameter counts: weights, biases and their total."
-    layers = espcn_layers(config)
-    weights = sum(k * k * c_in * c_out for _, k, c_in, c_out in layers)
-    biases = sum(c_out for *_, c_out in layers)
-    return {'weights': weights, 'biases': biases, 'total': weights + biases}
-
-def espcn_complexity(config: ESPCNConfig, lr_hw: tuple[int, int] = (64, 64), batch: int = 1) -> dict:
-    "The interface's cost record of ESPCN: parameters (trained = deployed) and inference MACs."
-    counts = espcn_param_counts(config)
-    return {'arch': 'espcn', 'model': config.name, 'scale': config.scale, 'lr_size': [lr_hw[1], lr_hw[0]],
-            'batch': batch, 'params': counts['total'], 'deploy_params': counts['total'],
-            'macs': counts['weights'] * batch * lr_hw[0] * lr_hw[1],
-            'details': {'params': counts, 'macs_per_lr_pixel': counts['weights']}}
-
-def espcn_receptive_radius(config: ESPCNConfig) -> int:
-    "LR pixels on each side that one output pixel depends on: 2 + 1 + 1."
-    return sum(k // 2 for _, k, _, _ in espcn_layers(config))
-
-def _apply(params: dict, x: jax.Array, config: ESPCNConfig, mode: str = 'default') -> jax.Array:
-    "Training-time forward (the interface's `apply`; ESPCN has one form)."
-    if mode != 'default': raise ValueError(f"unknown forward mode {mode!r}; ESPCN has only 'default'")
-    return espcn_apply(params, x, config)
-
-def _deploy_apply(params: dict, x: jax.Array, config: ESPCNConfig, backend: str | None = None) -> jax.Array:
-    "Deploy-time forward (the same network)."
-    return espcn_apply(params, x, config, backend=backend)
-
-ARCHITECTURE = Architecture(
-    name='espcn', description='ESPCN: efficient sub-pixel convolutional network (Shi et al., CVPR 2016)',
-    presets=PRESETS, make_config=ESPCNConfig, init=init_params, apply=_apply,
-    deploy=lambda params, config: params, deploy_apply=_deploy_apply, complexity=espcn_complexity,
-    receptive_radius=espcn_receptive_radius, forward_modes=('default',), scale_dependent=('conv3',),
-    default_preset='ESPCN')
+ARCHITECTURE = plain_architecture(
+    'espcn', 'ESPCN: efficient sub-pixel convolutional network (Shi et al., CVPR 2016)', presets=PRESETS,
+    make_config=ESPCNConfig, layers=espcn_layers, body=espcn_body, scale_dependent=('conv3',), default_preset='ESPCN')

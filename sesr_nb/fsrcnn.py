@@ -11,14 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .arch import Architecture
 from .conv import conv2d_act
-from .models import depth_to_space
+from .convnet import ConvLayer, check_config_fields, depth_to_space, layer_slopes, plain_architecture, run_layers
 
 # %% auto #0
-__all__ = ['PRESETS', 'DECONV_K', 'DECONV_PAD', 'FORWARD_MODES', 'ARCHITECTURE', 'FSRCNNConfig', 'fsrcnn_layers', 'init_params',
-           'deconv_taps', 'deconv_radius', 'subpixel_kernel', 'deconv_transpose', 'fsrcnn_apply', 'fsrcnn_param_counts',
-           'fsrcnn_complexity', 'fsrcnn_receptive_radius']
+__all__ = ['PRESETS', 'DECONV_K', 'DECONV_PAD', 'FORWARD_MODES', 'ARCHITECTURE', 'FSRCNNConfig', 'fsrcnn_layers', 'deconv_taps',
+           'deconv_radius', 'subpixel_kernel', 'deconv_transpose', 'fsrcnn_body', 'fsrcnn_details']
 
 # %% ../nbs/03b_fsrcnn.ipynb #845e5c02
 @dataclass(frozen=True)
@@ -30,12 +28,7 @@ class FSRCNNConfig:
     scale: int = 2
     preset: str = 'custom'
 
-    def __post_init__(self):
-        for field in ('d', 's', 'm'):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'FSRCNN needs a positive integer {field}, got {field}={value!r}')
-        if self.scale not in (2, 3, 4): raise ValueError(f'scale must be 2, 3 or 4, got {self.scale}')
+    def __post_init__(self): check_config_fields(self, 'FSRCNN', positive=('d', 's', 'm'))
 
     @property
     def name(self) -> str:
@@ -52,23 +45,15 @@ PRESETS = {
 DECONV_K, DECONV_PAD = 9, 4   # the 9x9 deconvolution and its padding (output padding: scale - 1)
 
 # %% ../nbs/03b_fsrcnn.ipynb #0c0a2f55
-def fsrcnn_layers(config: FSRCNNConfig) -> list[tuple[str, int, int, int]]:
-    "(name, k, c_in, c_out) of every layer in order; the last, 'deconv', is the k×k transposed convolution d -> 1."
-    d, s = config.d, config.s
-    return ([('feature', 5, 1, d), ('shrink', 1, d, s)] + [(f'map{i}', 3, s, s) for i in range(config.m)]
-            + [('expand', 1, s, d), ('deconv', DECONV_K, d, 1)])
-
-def init_params(config: FSRCNNConfig, key: jax.Array | int = 0) -> dict:
-    "Fresh FSRCNN parameters: He-normal kernels, deconvolution N(0, 0.001²), zero biases, PReLU slopes 0.25 (the paper's)."
-    key = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    params = {}
-    for (name, k, c_in, c_out), sub in zip(fsrcnn_layers(config), jax.random.split(key, config.m + 4)):
-        std = 0.001 if name == 'deconv' else (2.0 / (k * k * c_in)) ** 0.5
-        group = {'kernel': std * jax.random.normal(sub, (k, k, c_in, c_out), jnp.float32),
-                 'bias': jnp.zeros((c_out,), jnp.float32)}
-        if name != 'deconv': group['slope'] = jnp.full((c_out,), 0.25, jnp.float32)
-        params[name] = group
-    return params
+def fsrcnn_layers(config: FSRCNNConfig) -> list[ConvLayer]:
+    """FSRCNN's layers in order (`01b_convnet`), each but the last with its PReLU, initialised as in the paper (He-normal;
+    the deconvolution N(0, 0.001²)). The last, 'deconv', is the 9×9 transposed convolution d -> 1, run as a
+    (2R+1)×(2R+1) sub-pixel convolution to scale² channels."""
+    d, s, reach = config.d, config.s, deconv_radius(config.scale)
+    prelu = lambda name, k, c_in, c_out: ConvLayer(name, k, c_in, c_out, std=(2.0 / (k * k * c_in)) ** 0.5, slopes=c_out)
+    return ([prelu('feature', 5, 1, d), prelu('shrink', 1, d, s)] + [prelu(f'map{i}', 3, s, s) for i in range(config.m)]
+            + [prelu('expand', 1, s, d), ConvLayer('deconv', DECONV_K, d, 1, std=0.001, reach=reach, run_k=2 * reach + 1,
+                                                   run_c_out=config.scale ** 2)])
 
 # %% ../nbs/03b_fsrcnn.ipynb #20e80e9f
 def deconv_taps(scale: int, k: int = DECONV_K, pad: int = DECONV_PAD) -> np.ndarray:
@@ -106,75 +91,29 @@ def deconv_transpose(h: jax.Array, kernel: jax.Array, bias: jax.Array, scale: in
 # %% ../nbs/03b_fsrcnn.ipynb #f80687a6
 FORWARD_MODES = ('subpixel', 'transposed')
 
-def _nchw(x: jax.Array) -> jax.Array:
-    "Validate an NHWC Y batch and return it as NCHW."
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f'FSRCNN expects a 4-D batch (N, H, W, 1) of Y images in [0, 1], got shape {x.shape}; '
-                         'convert RGB with sesr_nb.color')
-    return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2])
-
-def fsrcnn_apply(params: dict, x: jax.Array, config: FSRCNNConfig, mode: str = 'subpixel', clip: bool = True,
-                 backend: str | None = None) -> jax.Array:
-    """FSRCNN on an NHWC Y batch in [0, 1] -> (N, sH, sW, 1), the deconvolution computed in `mode` ('subpixel' or
-    'transposed'); a non-float32 `x` (bfloat16) runs every layer in its dtype. `backend` picks the conv kernels."""
-    if mode not in FORWARD_MODES: raise ValueError(f'unknown forward mode {mode!r}; choose one of {FORWARD_MODES}')
-    if x.dtype != jnp.float32: params = jax.tree.map(lambda a: a.astype(x.dtype), params)
-    h, prev = _nchw(x) - 0.5, None
-    for name, *_ in fsrcnn_layers(config)[:-1]:
-        p = params[name]
-        h = conv2d_act(h, p['kernel'], p['bias'], slope=None if prev is None else params[prev]['slope'], backend=backend)
-        prev = name
-    s, deconv = config.scale, params['deconv']
+def fsrcnn_body(params: dict, h: jax.Array, config: FSRCNNConfig, mode: str, backend: str | None = None) -> jax.Array:
+    """FSRCNN's wiring on the centred NCHW Y batch -> (N, 1, sH, sW): the LR layers, then the deconvolution of the
+    expanding layer's PReLU output, computed in `mode` ('subpixel': sub-pixel convolution and depth-to-space, or
+    'transposed'). `backend` picks the conv kernels."""
+    layers = fsrcnn_layers(config)
+    h = run_layers(params, h, layers[:-1], backend)
+    s, deconv, slope = config.scale, params['deconv'], layer_slopes(params, layers[-2])
     if mode == 'subpixel':
-        y = conv2d_act(h, subpixel_kernel(deconv['kernel'], s), jnp.repeat(deconv['bias'], s * s),
-                       slope=params[prev]['slope'], backend=backend)
-        y = depth_to_space(y, s)
-    else:
-        y = deconv_transpose(jnp.where(h >= 0, h, params[prev]['slope'][None, :, None, None] * h),
-                             deconv['kernel'], deconv['bias'], s)
-    y = y + 0.5
-    y = jnp.clip(y, 0.0, 1.0) if clip else y
-    return y.reshape(y.shape[0], y.shape[2], y.shape[3], 1)
+        y = conv2d_act(h, subpixel_kernel(deconv['kernel'], s), jnp.repeat(deconv['bias'], s * s), slope=slope,
+                       backend=backend)
+        return depth_to_space(y, s, layout='NCHW', order='DCR')
+    return deconv_transpose(jnp.where(h >= 0, h, slope[None, :, None, None] * h), deconv['kernel'], deconv['bias'], s)
 
 # %% ../nbs/03b_fsrcnn.ipynb #dcb7853e
-def fsrcnn_param_counts(config: FSRCNNConfig) -> dict:
-    "Parameter counts: weights (the paper's P), biases, PReLU slopes and their total."
-    layers = fsrcnn_layers(config)
-    weights = sum(k * k * c_in * c_out for _, k, c_in, c_out in layers)
-    biases = sum(c_out for *_, c_out in layers)
-    slopes = sum(c_out for name, *_, c_out in layers if name != 'deconv')
-    return {'weights': weights, 'biases': biases, 'slopes': slopes, 'total': weights + biases + slopes}
-
-def fsrcnn_complexity(config: FSRCNNConfig, lr_hw: tuple[int, int] = (64, 64), batch: int = 1) -> dict:
-    "The interface's cost record of FSRCNN: parameters, inference MACs (the paper's count), and details."
+def fsrcnn_details(config: FSRCNNConfig, lr_hw: tuple[int, int] = (64, 64), batch: int = 1) -> dict:
+    "FSRCNN's own figures in its cost record: the deconvolution counted on the HR grid (SESR's count), the sub-pixel kernel."
     pixels = batch * lr_hw[0] * lr_hw[1]
-    counts = fsrcnn_param_counts(config)
-    n = 2 * deconv_radius(config.scale) + 1
-    body = sum(k * k * c_in * c_out for name, k, c_in, c_out in fsrcnn_layers(config) if name != 'deconv')
-    subpixel = (body + n * n * config.d * config.scale ** 2) * pixels
-    hr_grid = body * pixels + DECONV_K ** 2 * config.d * pixels * config.scale ** 2   # 81·d per HR pixel
-    return {'arch': 'fsrcnn', 'model': config.name, 'scale': config.scale, 'lr_size': [lr_hw[1], lr_hw[0]],
-            'batch': batch, 'params': counts['total'], 'deploy_params': counts['total'], 'macs': counts['weights'] * pixels,
-            'details': {'params': counts, 'macs_per_lr_pixel': counts['weights'], 'macs_subpixel_as_run': subpixel,
-                        'macs_deconv_on_hr_grid': hr_grid,
-                        'subpixel_kernel': n}}
-
-def fsrcnn_receptive_radius(config: FSRCNNConfig) -> int:
-    "LR pixels on each side that one output pixel depends on: 2 (5×5) + m (3×3) + the deconvolution's reach."
-    return 2 + config.m + deconv_radius(config.scale)
+    body = sum(layer.weights for layer in fsrcnn_layers(config)[:-1])
+    return {'macs_deconv_on_hr_grid': body * pixels + DECONV_K ** 2 * config.d * pixels * config.scale ** 2,  # 81·d per HR pixel
+            'subpixel_kernel': 2 * deconv_radius(config.scale) + 1}
 
 # %% ../nbs/03b_fsrcnn.ipynb #0040d13b
-def _apply(params: dict, x: jax.Array, config: FSRCNNConfig, mode: str = 'subpixel') -> jax.Array:
-    "Training-time forward (the interface's `apply`)."
-    return fsrcnn_apply(params, x, config, mode)
-
-def _deploy_apply(params: dict, x: jax.Array, config: FSRCNNConfig, backend: str | None = None) -> jax.Array:
-    "Deploy-time forward: the sub-pixel form."
-    return fsrcnn_apply(params, x, config, 'subpixel', backend=backend)
-
-ARCHITECTURE = Architecture(
-    name='fsrcnn', description='FSRCNN: hourglass CNN with a learnt deconvolution (Dong, Loy, Tang, ECCV 2016)',
-    presets=PRESETS, make_config=FSRCNNConfig, init=init_params, apply=_apply,
-    deploy=lambda params, config: params, deploy_apply=_deploy_apply, complexity=fsrcnn_complexity,
-    receptive_radius=fsrcnn_receptive_radius, forward_modes=FORWARD_MODES, scale_dependent=('deconv',),
-    default_preset='FSRCNN')
+ARCHITECTURE = plain_architecture(
+    'fsrcnn', 'FSRCNN: hourglass CNN with a learnt deconvolution (Dong, Loy, Tang, ECCV 2016)', presets=PRESETS,
+    make_config=FSRCNNConfig, layers=fsrcnn_layers, body=fsrcnn_body, forward_modes=FORWARD_MODES, deploy_mode='subpixel',
+    scale_dependent=('deconv',), default_preset='FSRCNN', details=fsrcnn_details)

@@ -16,16 +16,16 @@ from .models import (FORWARD_MODES, PRESETS, SESRConfig, block_shapes, collapse,
 __all__ = ['ARCHITECTURE', 'sesr_complexity', 'sesr_receptive_radius']
 
 # %% ../nbs/03a_sesr.ipynb #15209896
-def _apply(params: dict, x: jax.Array, config: SESRConfig, mode: str = 'collapsed') -> jax.Array:
+def _apply(params: dict, x: jax.Array, config: SESRConfig, mode: str = 'collapsed', clip: bool = True) -> jax.Array:
     "Training-time forward of expanded `params` in `mode`; a bfloat16 `x` runs the convolutions in bfloat16."
-    if x.dtype == jnp.float32: return sesr_apply(params, x, mode, config)
+    if x.dtype == jnp.float32: return sesr_apply(params, x, mode, config, clip)
     cast = lambda tree: jax.tree.map(lambda a: a.astype(x.dtype), tree)
-    if mode == 'collapsed': return collapsed_apply(cast(collapse(params)), x)  # the collapse itself stays float32
-    return sesr_apply(cast(params), x, mode, config)
+    if mode == 'collapsed': return collapsed_apply(cast(collapse(params)), x, clip)  # the collapse itself stays float32
+    return sesr_apply(cast(params), x, mode, config, clip)
 
-def _deploy_apply(params: dict, x: jax.Array, config: SESRConfig, backend: str | None = None) -> jax.Array:
+def _deploy_apply(params: dict, x: jax.Array, config: SESRConfig, backend: str | None = None, clip: bool = True) -> jax.Array:
     "The collapsed network (m+2 convolutions) on an NHWC Y batch."
-    return collapsed_apply(params, x, backend=backend)
+    return collapsed_apply(params, x, clip, backend=backend)
 
 def sesr_complexity(config: SESRConfig, lr_hw: tuple[int, int] = (64, 64), batch: int = 1) -> dict:
     "The interface's cost record of SESR: trainable and deployed parameter counts, inference MACs, and SESR's details."

@@ -12,14 +12,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .arch import Architecture
+from .arch import WHOLE_IMAGE_RADIUS, Architecture
 from .color import resize_weights
 
 # %% auto #0
-__all__ = ['RGB_MEAN', 'PRESETS', 'WHOLE_IMAGE_RADIUS', 'ARCHITECTURE', 'SMSRConfig', 'smsr_layers', 'init_params', 'conv',
-           'conv_transpose2', 'spatial_logits', 'gumbel_softmax', 'hard_choice', 'smm_apply', 'bicubic_taps',
-           'bicubic_up', 'depth_to_space', 'smsr_forward', 'deploy_params', 'smsr_param_counts', 'macs_per_pixel',
-           'sparse_macs', 'smsr_complexity', 'smsr_conv_radius', 'smsr_receptive_radius', 'partly_active']
+__all__ = ['RGB_MEAN', 'PRESETS', 'ARCHITECTURE', 'SMSRConfig', 'smsr_layers', 'init_params', 'conv', 'conv_transpose2',
+           'spatial_logits', 'gumbel_softmax', 'hard_choice', 'smm_apply', 'bicubic_taps', 'bicubic_up',
+           'depth_to_space', 'smsr_forward', 'deploy_params', 'smsr_param_counts', 'macs_per_pixel', 'sparse_macs',
+           'smsr_complexity', 'smsr_conv_radius', 'smsr_receptive_radius', 'partly_active']
 
 # %% ../nbs/03e_smsr.ipynb #7c954fd4
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # the DIV2K mean SMSR's MeanShift subtracts (on RGB in [0, 1])
@@ -213,15 +213,15 @@ def deploy_params(params: dict, config: SMSRConfig) -> dict:
         out[f'smm{i}'] = p
     return out
 
-def _apply(params: dict, x: jax.Array, config: SMSRConfig, mode: str = 'soft') -> jax.Array:
+def _apply(params: dict, x: jax.Array, config: SMSRConfig, mode: str = 'soft', clip: bool = True) -> jax.Array:
     """Training-time forward of the interface: 'soft' (softmax masks at temperature 1 without Gumbel noise; the SMSR
     recipe itself trains with `smsr_loss`) or 'dense' (hard masks, the masked dense network)."""
     if mode not in ('soft', 'dense'): raise ValueError(f"unknown forward mode {mode!r}; SMSR has 'soft' and 'dense'")
-    return smsr_forward(params, x, config, 'soft' if mode == 'soft' else 'hard')[0]
+    return smsr_forward(params, x, config, 'soft' if mode == 'soft' else 'hard', clip=clip)[0]
 
-def _deploy_apply(params: dict, x: jax.Array, config: SMSRConfig, backend: str | None = None) -> jax.Array:
+def _deploy_apply(params: dict, x: jax.Array, config: SMSRConfig, backend: str | None = None, clip: bool = True) -> jax.Array:
     "Deploy-time forward in JAX: the masked dense network with hard masks (the sparse one is `sparse_apply`)."
-    return smsr_forward(params, x, config, 'hard')[0]
+    return smsr_forward(params, x, config, 'hard', clip=clip)[0]
 
 # %% ../nbs/03e_smsr.ipynb #d005db1c
 def smsr_param_counts(config: SMSRConfig) -> dict:
@@ -267,16 +267,15 @@ def smsr_complexity(config: SMSRConfig, lr_hw: tuple[int, int] = (64, 64), batch
             'macs': int(round(sum(per_px.values()) * pixels)),
             'details': {'params': counts, 'macs_per_lr_pixel': per_px}}
 
-WHOLE_IMAGE_RADIUS = 1 << 30   # "every output pixel sees the whole image": tiled inference then uses one window
-
 def smsr_conv_radius(config: SMSRConfig) -> int:
     """A bound on the LR pixels each side one output pixel's convolutions see: head 2, per SMM max(L, 6) (its four 3x3
     convs; the hourglass's mask reaches about 6), collect 1, tail 1, bicubic 2."""
     return 2 + config.n_smm * max(config.n_layers, 6) + 2
 
 def smsr_receptive_radius(config: SMSRConfig) -> int:
-    """Unbounded: the channel attention pools over the whole image, so every output pixel depends on every input
-    pixel. The tiled upscaler (`10_infer`) therefore runs SMSR on the whole image in one window (exact, not tiled)."""
+    """Unbounded (`WHOLE_IMAGE_RADIUS`, `01a_arch`): the channel attention pools over the whole image, so every output
+    pixel depends on every input pixel. The tiled upscaler (`10_infer`) therefore runs SMSR on the whole image in one
+    window (exact, not tiled)."""
     return WHOLE_IMAGE_RADIUS
 
 # %% ../nbs/03e_smsr.ipynb #f98deac9
