@@ -5,6 +5,7 @@
 # %% ../nbs/21_distill.ipynb #5a54c9b5
 from __future__ import annotations
 import argparse, math, os
+from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from .conv import conv2d_act, prelu_nchw
 from .fileio import read_jsonl, write_json_atomic
 from .models import SESRConfig, config_from_params, upsample_channels
 from .options import CommandOutput, config_from_args
-from .train import Objective, TrainConfig, add_train_args, pixel_loss_fn, train
+from .train import Objective, TrainConfig, add_train_args, pixel_loss_fn, recorded_config, train
 
 # %% auto #0
 __all__ = ['FEATURE_MAPS', 'VARIANTS', 'collapsed_features', 'block_pairs', 'feature_pairs', 'distill_terms', 'distill_loss_fn',
@@ -149,6 +150,14 @@ def distill(teacher: str | os.PathLike | None, cfg: TrainConfig, workdir: str | 
     write_json_atomic(workdir / 'distill.json', out)
     return out
 
+@dataclass
+class _DistillFlags:
+    "The distillation flags of `sesr_nb distill`, as a record to resume from."
+    teacher: str | None = None
+    variant: str = 'output'
+    alpha: float = 1.0
+    beta: float = 1.0
+
 def add_distill_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb distill`: those of `sesr_nb train` (the student's run) plus the teacher and the loss."
     add_train_args(parser)
@@ -161,7 +170,10 @@ def add_distill_args(parser: argparse.ArgumentParser) -> None:
 
 def distill_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb distill`."
-    cfg = config_from_args(TrainConfig, args)
+    cfg = recorded_config(TrainConfig, args, args.workdir) if args.resume else config_from_args(TrainConfig, args)
+    if args.resume:   # the teacher and the loss as recorded, unless given again
+        recorded = recorded_config(_DistillFlags, args, args.workdir, key='objective')
+        args.teacher, args.variant, args.alpha, args.beta = recorded.teacher, recorded.variant, recorded.alpha, recorded.beta
     summary = distill(args.teacher, cfg, args.workdir, args.variant, args.alpha, args.beta, resume=args.resume,
                       progress=not args.no_progress and not args.json, resume_override=args.resume_override)
     best = f", best validation PSNR {summary['best_val_psnr']:.2f} dB" if summary['best_val_psnr'] is not None else ''

@@ -22,7 +22,7 @@ from .evaluate import evaluate_model
 from .fileio import append_jsonl, write_json_atomic
 from .options import CommandOutput, add_config_args, config_from_args, option
 from .sampler import PatchSampler
-from .train import (Objective, Recipe, TrainState, check_resume, make_optimizer, train_sampler,
+from .train import (Objective, Recipe, TrainState, check_resume, make_optimizer, recorded_config, train_sampler,
                            train_segment)
 
 # %% auto #0
@@ -132,6 +132,7 @@ def masked_objective(config: Any, mask: Mapping) -> Objective:
     "Training through `mask` as an objective of the engine: `masked_loss_fn`, validated as the masked deployed network."
     loss = masked_loss_fn(config, mask)
     return Objective(lambda params, batch, aux: (loss(params, batch['lr'], batch['hr']), {}), 'masked',
+                     record={'kind': 'masked', 'mask': mask_to_record(mask)},
                      model=lambda params, config: masked_model(config, params, mask))
 
 # %% ../nbs/17_prune.ipynb #aafb3a52
@@ -294,7 +295,7 @@ def add_prune_args(parser: argparse.ArgumentParser) -> None:
 
 def prune_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb prune` (iterative magnitude pruning with rewinding)."
-    cfg = config_from_args(PruneConfig, args)
+    cfg = recorded_config(PruneConfig, args, args.workdir) if args.resume else config_from_args(PruneConfig, args)
     summary = imp(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json)
     lines = [f"IMP with rewind to step {cfg.rewind} of {cfg.steps}, {cfg.rounds} rounds of {100 * cfg.rate:g}% "
              f"in {summary['workdir']}:"]

@@ -24,7 +24,7 @@ from .models import collapse, config_from_params, upsample_channels
 from .options import CommandOutput, config_from_args
 from .sampler import PatchSampler, SamplerConfig, training_images
 from .train import (Objective, Recipe, TrainConfig, TrainState, add_train_args, optimizer, pixel_objective,
-                           train, train_sampler, train_segment)
+                           recorded_config, train, train_sampler, train_segment)
 
 # %% auto #0
 __all__ = ['QuantConfig', 'exact_div', 'weight_scale', 'quantize_weight', 'fake_quant_weight', 'act_qparams', 'quantize_act',
@@ -348,13 +348,17 @@ def add_quantize_args(parser: argparse.ArgumentParser) -> None:
 def quantize_command(args: argparse.Namespace) -> CommandOutput:
     """Run `sesr_nb quantize`: QAT of the trained run `--init-from` in a run folder of its own, with the activation
     ranges calibrated on `--calib-count` training patches; writes `qat.json` (ranges and bit widths) beside it."""
+    if args.resume:   # the recorded run: its source, recipe and ranges, unless flags say otherwise
+        cfg = recorded_config(TrainConfig, args, args.workdir)
+        args.init_from, args.arch, args.scale = cfg.init_from, cfg.arch, cfg.scale
+        args.explicit = set(getattr(args, 'explicit', ())) | {'arch'}
     if not args.init_from: raise ValueError('name the trained run to quantise with --init-from RUN')
     arch, config, params, step = load_train_params(args.init_from)
     recorded = Path(run_and_step(args.init_from)[0]) / 'config.json'
     if 'arch' not in args.explicit and recorded.exists():   # train the run's own network unless --arch says otherwise
         args.arch = json.loads(recorded.read_text()).get('arch', args.arch)
     args.scale = config.scale
-    cfg = config_from_args(TrainConfig, args)
+    cfg = recorded_config(TrainConfig, args, args.workdir) if args.resume else config_from_args(TrainConfig, args)
     qconfig = QuantConfig(io=args.io)
     sets = [load_dataset(spec, config.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
     spec = calibrate(arch.deploy(params, config), calibration_patches(sets, args.calib_count, cfg.lr_patch, cfg.seed))

@@ -21,8 +21,8 @@ from .fileio import append_jsonl, write_json_atomic
 from .models import SESRConfig, config_from_params
 from .options import CommandOutput, add_config_args, config_from_args, option
 from .sampler import PatchSampler
-from .train import (Recipe, TrainState, check_resume, make_optimizer, pixel_objective, train_sampler,
-                           train_segment)
+from .train import (Recipe, TrainState, check_resume, make_optimizer, pixel_objective, recorded_config,
+                           train_sampler, train_segment)
 
 # %% auto #0
 __all__ = ['CRITERIA', 'slim_params', 'slim_config', 'channel_gate', 'zero_channels', 'channel_magnitude', 'channel_saliency',
@@ -269,7 +269,7 @@ def add_slim_args(parser: argparse.ArgumentParser) -> None:
 
 def slim_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb slim`."
-    cfg = config_from_args(SlimConfig, args)
+    cfg = recorded_config(SlimConfig, args, args.workdir) if args.resume else config_from_args(SlimConfig, args)
     summary = slim_run(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json)
     m = summary['macs_1080p']
     best = f", best validation PSNR {summary['best_val_psnr']:.2f} dB" if summary['best_val_psnr'] is not None else ''

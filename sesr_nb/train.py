@@ -18,7 +18,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
-from .arch import TrainedModel, arch_config, architecture_of, model_record
+from .arch import TrainedModel, arch_config, architecture_of, architectures, model_record
 from .checkpoint import (checkpoint_manager, checkpoint_meta, load_train_params, restore_checkpoint,
                                 save_checkpoint)
 from .datasets import load_dataset
@@ -29,11 +29,11 @@ from .options import CommandOutput, add_config_args, config_from_args, option
 from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_images
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer', 'make_optimizer',
-           'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective', 'pixel_loss_fn', 'pixel_objective', 'make_train_step',
-           'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate_model', 'validate', 'config_changes',
-           'config_flag', 'check_resume', 'train_sampler', 'FitProgress', 'fit', 'default_objective', 'train',
-           'host_copy', 'train_segment', 'add_train_args', 'train_command']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer', 'scale_groups',
+           'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective', 'pixel_loss_fn', 'pixel_objective',
+           'make_train_step', 'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate_model', 'validate',
+           'config_changes', 'config_flag', 'check_resume', 'train_sampler', 'FitProgress', 'fit', 'default_objective',
+           'train', 'host_copy', 'train_segment', 'recorded_config', 'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
@@ -100,7 +100,8 @@ class Recipe:
 @dataclass
 class TrainConfig(Recipe):
     "Everything that defines a training run: the network, its length and loss, and the recipe (defaults: the paper's, DIV2K ×2)."
-    arch: str = option('M5', 'architecture preset or ARCH:PRESET (see `sesr_nb info`)')
+    arch: str = option('M5', lambda: 'architecture preset or ARCH:PRESET, optionally with fields as PRESET(field=value): '
+                       + '; '.join(f"{a.name}: {', '.join(a.presets)}" for a in architectures().values()))
     scale: int = option(2, 'upscaling factor', choices=(2, 3, 4))
     epochs: int = option(300, 'epochs over the training images')
     steps: int | None = option(None, 'total optimiser steps (overrides --epochs); with --plateau, the most steps')
@@ -143,9 +144,17 @@ def optimizer(learning_rate: float, schedule: str = 'constant', total_steps: int
     lr = optax.cosine_decay_schedule(learning_rate, max(1, total_steps or 1)) if schedule == 'cosine' else learning_rate
     return (optax.adam if kind == 'adam' else optax.amsgrad)(lr, eps=eps)
 
-def make_optimizer(cfg: Recipe, total_steps: int | None = None) -> optax.GradientTransformation:
-    "The optimiser of recipe `cfg` (see `optimizer`) for a run of `total_steps`."
-    return optimizer(cfg.learning_rate, cfg.schedule, total_steps, cfg.optimizer, cfg.adam_eps)
+def scale_groups(factors: Mapping[str, float]) -> optax.GradientTransformation:
+    "Multiply the updates of the named top-level parameter groups by their factors (a per-layer learning rate)."
+    def update(updates, state, params=None):
+        return {k: jax.tree.map(lambda u: u * factors[k], v) if k in factors else v for k, v in updates.items()}, state
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+def make_optimizer(cfg: Recipe, total_steps: int | None = None, lr_scale: Mapping[str, float] | None = None
+                   ) -> optax.GradientTransformation:
+    "The optimiser of recipe `cfg` (see `optimizer`) for a run of `total_steps`, with per-group `lr_scale` multipliers."
+    tx = optimizer(cfg.learning_rate, cfg.schedule, total_steps, cfg.optimizer, cfg.adam_eps)
+    return optax.chain(tx, scale_groups(lr_scale)) if lr_scale else tx
 
 def tail_rate(step: int, tail_start: int | None, tail_steps: int) -> float:
     """Factor on the base learning rate of the update made at `step` (0-based) under `schedule='tail'`: 1 before
@@ -470,7 +479,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     val_sets = [load_dataset(spec, cfg.scale) for spec in cfg.val]
     per_epoch = sampler.steps_per_epoch
     total = cfg.steps or cfg.epochs * per_epoch
-    tx = make_optimizer(cfg, total)
+    tx = make_optimizer(cfg, total, arch.lr_scale)
     state = initial_state(cfg, tx)
     # the schedule's own state: where the tail started (None: not yet), where a plateau stopped the run, and the
     # plateau rule's reference point; saved in every checkpoint, so a resumed run follows the same schedule
@@ -599,20 +608,39 @@ def train_segment(state: TrainState, objective: Objective, tx: optax.GradientTra
             'seconds': time.perf_counter() - t0, 'last_log': done.last_log}
 
 # %% ../nbs/09_train.ipynb #1564d7ee
+def recorded_config(cls: type, args: argparse.Namespace, workdir: str | os.PathLike, *, key: str | None = None) -> Any:
+    """The configuration `cls` of a resumed run: every field the command line did not give explicitly
+    (`args.explicit`, see `explicit_flags`) from the run's config.json (under `key` if given), the explicit ones from
+    the flags, so that `--resume --workdir RUN` alone continues the run as it was recorded. A folder without a
+    config.json resumes with the flags as given (the engine then compares them with the checkpoint's record)."""
+    path = Path(workdir).expanduser() / 'config.json'
+    explicit = getattr(args, 'explicit', None)
+    if explicit is None or not path.exists(): return config_from_args(cls, args)
+    try: recorded = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f'cannot resume {path.parent}: its config.json is damaged ({err}); restore it, or pass every '
+                         'flag of the run again after deleting it') from err
+    recorded = recorded.get(key, {}) if key else recorded
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items() if k in names and k not in explicit}
+    return config_from_args(cls, args, **values)
+
 def add_train_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb train`: every `TrainConfig` field, plus the run's folder, resume and progress."
     add_config_args(parser, TrainConfig)
     parser.add_argument('--workdir', required=True, help='run folder: config, metrics, checkpoints, report')
-    parser.add_argument('--resume', action='store_true', help='continue the run in --workdir from its latest checkpoint')
+    parser.add_argument('--resume', action='store_true', help='continue the run in --workdir from its latest checkpoint, '
+                        'with its recorded configuration (flags given again are compared with it; a longer --steps '
+                        'extends a constant-rate run)')
     parser.add_argument('--resume-override', action='store_true', help='with --resume: continue even though the '
                         'configuration differs from the recorded one (the changes are recorded in config.json)')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument('--no-progress', action='store_true', help='no progress display')
     add_distributed_args(parser)
 
 def train_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb train`."
-    cfg = config_from_args(TrainConfig, args)  # bad flags fail before joining a cluster
-    initialize_from_args(args)
+    cfg = recorded_config(TrainConfig, args, args.workdir) if args.resume else config_from_args(TrainConfig, args)
+    initialize_from_args(args)  # bad flags fail before joining a cluster
     summary = train(cfg, args.workdir, resume=args.resume, progress=not args.no_progress and not args.json,
                     resume_override=args.resume_override)
     best = (f", best validation PSNR {summary['best_val_psnr']:.2f} dB at step {summary['best_step']}"
