@@ -170,8 +170,9 @@ def _finite_tree(params) -> jax.Array:
     return jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)]))
 
 def model_color(model) -> str:
-    "What the network of `model` sees and returns: its architecture's `color`, 'y' or 'rgb' ('y' for models without one)."
-    return getattr(getattr(model, 'arch', None), 'color', 'y')
+    "What the network of `model` sees and returns, 'y' or 'rgb': the model's own `color`, else its architecture's ('y' for neither)."
+    color = getattr(model, 'color', None)
+    return color if color in ('y', 'rgb') else getattr(getattr(model, 'arch', None), 'color', 'y')
 
 def rgb_to_model_rgb(rgb: np.ndarray) -> np.ndarray:
     "Input of an RGB network: a uint8 RGB or gray image -> float32 HxWx3 RGB/255 in [0, 1] (gray is repeated to R = G = B)."

@@ -170,12 +170,16 @@ def _named(items: Sequence, limit: int = 20) -> str:
     return shown
 
 def _input_problem(path: Path) -> str | None:
-    "Why `path` cannot be upscaled (one line), or None; opens only the header, so it is fast."
+    """Why `path` cannot be upscaled (one line), or None. It reads the header and checks the file's structure
+    (`Image.verify`: a PNG's chunks and their checksums, without decompressing), so a truncated file is found before
+    anything is written; damage that only full decoding finds is caught per file during the run."""
     if path.is_dir(): return f'{path} is a folder, not an image file'
     try:
-        with Image.open(path) as img: mode = img.mode
+        with Image.open(path) as img:
+            mode = img.mode
+            img.verify()
     except Exception as err:
-        return f'{path}: {err}'
+        return f'{path}: {err or type(err).__name__}'
     if mode == 'F': return f'{path}: 32-bit float images (mode F) are not supported'
     return None
 
@@ -292,7 +296,7 @@ def add_upscale_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('inputs', nargs='+', metavar='IN', help='image files, folders of images and/or video files')
     parser.add_argument('--model', default='pretrained',
                         help="'pretrained' (the SESR-M5 x2 shipped with sesr_nb, default), 'pretrained:NAME', a run folder, "
-                             "checkpoint folder or .npz model file, or 'bicubic'")
+                             "checkpoint folder, .npz model file, an exported .onnx, .tflite or .stablehlo file, or 'bicubic'")
     parser.add_argument('--scale', type=int, default=None, choices=(2, 3, 4),
                         help="upscaling factor; must match the model (default: the model's scale)")
     parser.add_argument('--out', type=Path, default=Path('upscaled'), help='output folder (default: ./upscaled)')
@@ -328,15 +332,21 @@ def upscale_command(args: argparse.Namespace) -> CommandOutput:
     records, skipped, start = [], list(plan.bad), time.perf_counter()
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool, ThreadPoolExecutor(1) as writer:
         pending = collections.deque()
-        with tqdm(plan.jobs, desc=f'upscale x{model.scale}', unit='image', file=sys.stderr, disable=not show) as bar:
+        with tqdm(plan.jobs, desc=f'upscale x{model.scale}', unit='image', file=sys.stderr,
+                  disable=not show or not plan.jobs) as bar:   # no empty bar when only videos are given
             for job in bar:
                 bar.set_postfix_str(job.input.name)
                 try:
                     record, finish = upscale_file(job, model, tile, png_level=args.png_level, quality=args.quality, pool=pool)
-                except BadImageError as err:  # truncated data found only when fully decoded
-                    if not args.skip_bad: raise
-                    warnings.warn(f'skipping {job.input}: {err}', SkippedImageWarning)
-                    skipped.append(str(err)); continue
+                except BadImageError as err:  # damage found only when fully decoded
+                    if not args.skip_bad:
+                        while pending: pending.popleft().result()   # what was done is written completely
+                        done = [str(r['output']) for r in records]
+                        raise BadImageError(f'{err.reason}. {len(done)} of {len(plan.jobs)} output(s) were written before '
+                                            f'it{": " + _named(done, 5) if done else ""}; to finish the others, rerun '
+                                            'with --skip-existing --skip-bad') from err
+                    warnings.warn(f'skipping {job.input}: {err.reason}', SkippedImageWarning)
+                    skipped.append(err.reason); continue
                 records.append(record)
                 pending.append(writer.submit(finish))   # encoding overlaps the next image's network
                 while len(pending) > 1: pending.popleft().result()

@@ -11,7 +11,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
 from .arch import BicubicModel, SRModel, TrainedModel, config_from_record, model_record
 from .fileio import write_bytes_atomic
@@ -25,9 +24,15 @@ __all__ = ['CHECKPOINT_SUBDIR', 'PRETRAINED', 'DEFAULT_PRETRAINED', 'checkpoint_
 # %% ../nbs/08_checkpoint.ipynb #345488fd
 CHECKPOINT_SUBDIR = 'checkpoints'
 
+def _orbax():
+    "orbax.checkpoint, imported when a checkpoint is first touched (a model file or a pretrained model needs none of it)."
+    import orbax.checkpoint
+    return orbax.checkpoint
+
 def checkpoint_manager(workdir: str | os.PathLike, keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
     "Orbax manager of `workdir/checkpoints`, keeping the `keep` latest steps and the best by validation PSNR."
     directory = Path(workdir).expanduser().resolve() / CHECKPOINT_SUBDIR   # orbax wants absolute paths
+    ocp = _orbax()
     policies = ocp.checkpoint_managers
     options = ocp.CheckpointManagerOptions(
         preservation_policy=None if read_only else policies.AnyPreservationPolicy([
@@ -71,6 +76,7 @@ def checkpoint_meta(arch: Any, config: Any, step: int, **extra: Any) -> dict:
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, params: Any, opt_state: Any, meta: dict,
                     metrics: dict | None = None) -> None:
     "Save one training state atomically; `metrics` (with 'val_psnr') makes it a candidate for the best checkpoint."
+    ocp = _orbax()
     args = ocp.args.Composite(params=ocp.args.StandardSave(params), opt_state=ocp.args.StandardSave(opt_state),
                               meta=ocp.args.JsonSave(meta))
     absl_logger = logging.getLogger('absl')
@@ -84,6 +90,7 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, params: Any, opt_
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int | None = None, abstract_state: dict | None = None,
                        items: tuple[str, ...] = ('params', 'opt_state', 'meta')) -> dict:
     "Restore `items` of checkpoint `step` (default: latest); `abstract_state` gives the pytree structures to restore into."
+    ocp = _orbax()
     step = manager.latest_step() if step is None else int(step)
     if step is None: raise FileNotFoundError(f'no checkpoint in {manager.directory}')
     if step not in manager.all_steps():

@@ -4,17 +4,17 @@
 
 # %% ../nbs/13_cli.ipynb #85b332a3
 from __future__ import annotations
-import argparse, dataclasses, errno, importlib, json, logging, os, re, sys, traceback, types, typing
+import argparse, dataclasses, errno, importlib, json, logging, os, re, sys, traceback, types, typing, warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .options import CommandOutput, explicit_flags, parse_size
+from .options import CommandOutput, explicit_flags, parse_size, user_cache_dir
 
 # %% auto #0
 __all__ = ['SUBCOMMANDS', 'add_info_args', 'jax_leaves', 'info_command', 'build_parser', 'subcommand_parser', 'plain_os_error',
-           'main']
+           'show_warning', 'use_compilation_cache', 'main']
 
 # %% ../nbs/13_cli.ipynb #66f9ef54
 SUBCOMMANDS = {
@@ -23,7 +23,7 @@ SUBCOMMANDS = {
     'train': ('sesr_nb.train', 'Train a network (SESR: collapsed-forward training)'),
     'upscale': ('sesr_nb.batch', 'Upscale images with a trained model'),
     'demo': ('sesr_nb.demo', 'Offline main job: train a small SESR on bundled images, evaluate vs bicubic, write a report'),
-    'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz), a portable StableHLO program, or ONNX (float32/int8)'),
+    'export': ('sesr_nb.export', 'Export a trained model: deployed weights (.npz), a portable StableHLO program, ONNX or TFLite (float32 or int8)'),
     'prune': ('sesr_nb.prune', 'Lottery-ticket pruning: iterative magnitude pruning with rewinding of the collapsed weights'),
     'slim': ('sesr_nb.slim', 'Prune a trained SESR run to fewer residual channels (a faster network) and fine-tune it'),
     'distill': ('sesr_nb.distill', 'Train a small SESR with a trained teacher in the loss (knowledge distillation)'),
@@ -36,7 +36,7 @@ def add_info_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--arch', default='all', help="architecture preset (e.g. M5, tiny, sesr:XL) or 'all' (default)")
     parser.add_argument('--model', default=None, help='instead of --arch: a trained model (run folder, .npz, pretrained:NAME), '
                                                       'e.g. a pruned or slimmed network; also counts its non-zero weights')
-    parser.add_argument('--scale', type=int, default=None, help='2, 3 or 4 (default: 2 and 4 for --arch all, else 2)')
+    parser.add_argument('--scale', type=int, default=None, choices=(2, 3, 4), help='upscaling factor (default: 2 and 4 for --arch all, else 2)')
     parser.add_argument('--lr-size', default='64x64', help='low-resolution input WIDTHxHEIGHT (default 64x64)')
     parser.add_argument('--batch', type=int, default=1, help='batch size (default 1)')
 
@@ -149,9 +149,24 @@ def _drop_closed_event_loop_noise() -> None:
     hook._sesr_nb = True
     sys.unraisablehook = hook
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    "The command line's one warning format: `sesr_nb: warning: <the message's first line>` on stderr."
+    text = str(message).strip()
+    print(f'sesr_nb: warning: {text.splitlines()[0] if text else category.__name__}', file=file or sys.stderr)
+
+def use_compilation_cache() -> Path:
+    """Let JAX keep compiled programs in the user's cache folder (`options.user_cache_dir()/jax`), so a second run of a
+    command on the same image size skips compiling; must run before JAX is imported (an explicit
+    JAX_COMPILATION_CACHE_DIR wins)."""
+    folder = user_cache_dir() / 'jax'
+    os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', str(folder))
+    os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.1')
+    return folder
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `sesr_nb` console script: run one subcommand; an error is one line (and status 2, or 1 if unexpected)."
     argv = list(sys.argv[1:] if argv is None else argv)
+    use_compilation_cache()
     parser = build_parser()
     if not argv or argv[0] not in SUBCOMMANDS:
         parser.parse_args(argv or ['--help'])
@@ -167,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose: absl_logger.addFilter(quiet)
     _drop_closed_event_loop_noise()
     _QUIET['event_loop'] = not args.verbose
+    shown, warnings.showwarning = warnings.showwarning, show_warning
     try:
         output = command(args)
     except KeyboardInterrupt:
@@ -182,5 +198,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if expected else 1
     finally:
         absl_logger.removeFilter(quiet)
+        warnings.showwarning = shown
     print(json.dumps(output.data, indent=2, allow_nan=False) if args.json else output.text)
     return output.status

@@ -12,6 +12,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from .options import user_cache_dir
+
 # %% auto #0
 __all__ = ['native_sources', 'native_cache_dir', 'build_native_library', 'native_available', 'conv_backend', 'prelu_nchw',
            'conv2d_act', 'conv2d', 'tune_host_allocator', 'tune_xla_cpu_flags', 'tune_process']
@@ -28,10 +30,8 @@ def native_sources() -> dict[str, str]:
 
 # %% ../nbs/00_conv.ipynb #37f6a46e
 def native_cache_dir() -> Path:
-    "Folder where the compiled native kernels are cached: `$SESR_NB_CACHE`, else `$XDG_CACHE_HOME/sesr_nb`, else ~/.cache/sesr_nb."
-    if os.environ.get('SESR_NB_CACHE'): return Path(os.environ['SESR_NB_CACHE']).expanduser()
-    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
-    return Path(base) / 'sesr_nb'
+    "Folder where the compiled native kernels are cached: the package's cache folder (`options.user_cache_dir`)."
+    return user_cache_dir()
 
 def _cpu_signature() -> str:
     "A string that changes when the CPU's instruction set changes (the library is built with -march=native)."

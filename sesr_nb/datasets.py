@@ -78,7 +78,7 @@ def map_pairs(load: Callable[[Any], ImagePair], items: Sequence, names: Sequence
     for name, outcome in zip(names, outcomes):
         if isinstance(outcome, Exception):
             if not skip_bad: raise outcome
-            warnings.warn(f'skipping {name}: {outcome}', SkippedImageWarning, stacklevel=3)
+            warnings.warn(f'skipping {name}: {getattr(outcome, "reason", outcome)}', SkippedImageWarning, stacklevel=3)
             skipped.append(name)
         elif min(outcome.lr.shape[:2]) < min_lr_size:
             warnings.warn(f'skipping {name}: LR size {outcome.lr.shape[0]}x{outcome.lr.shape[1]} is smaller than '

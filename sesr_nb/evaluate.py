@@ -104,7 +104,7 @@ def evaluate_set(model: SRModel, dataset: PairedDataset, crop_border: int, *, sk
             pair = dataset[index]
         except BadImageError as err:
             if not skip_bad: raise
-            warnings.warn(f'skipping image {index} of {dataset.name}: {err}', SkippedImageWarning, stacklevel=2)
+            warnings.warn(f'skipping image {index} of {dataset.name}: {getattr(err, "reason", err)}', SkippedImageWarning, stacklevel=2)
             skipped.append(f'{dataset.name}/{index}')
             continue
         if min(pair.hr.shape[:2]) < min_eval_size(crop_border):
@@ -178,7 +178,8 @@ PUBLISHED_BICUBIC = {  # (set, scale): (PSNR dB, SSIM), as tabulated in VDSR (Ki
 def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb evaluate`."
     parser.add_argument('--model', default='bicubic',
-                        help="'bicubic' (default), 'pretrained', 'pretrained:NAME', or a run folder, checkpoint folder or .npz model file")
+                        help="'bicubic' (default), 'pretrained', 'pretrained:NAME', a run folder, checkpoint folder, .npz "
+                             "model file, or an exported .onnx, .tflite or .stablehlo file")
     parser.add_argument('--data', nargs='+', required=True, metavar='SET',
                         help='benchmark sets: folders (ROOT with HR/ and LR_bicubic/X<s>/, or a folder of HR images), '
                              'skimage:eval, skimage:train, div2k:validation')
@@ -195,12 +196,9 @@ def evaluate_command(args: argparse.Namespace) -> CommandOutput:
     "Run `sesr_nb evaluate`: score the model, write --out, return the tables and the JSON document."
     from sesr_nb.resolve import load_model   # imported here: it loads orbax
     model = load_model(args.model, args.scale, args.step)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', SkippedImageWarning)
-        try:
-            result = evaluate_model(model, args.data, model.scale, crop_border=args.crop_border,
-                                    skip_bad=args.skip_bad, progress=sys.stderr.isatty() and not args.json)
-        finally:
-            for warning in caught: print(f'sesr_nb evaluate: warning: {warning.message}', file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter('always', SkippedImageWarning)   # every skipped image is named, each once
+        result = evaluate_model(model, args.data, model.scale, crop_border=args.crop_border,
+                                skip_bad=args.skip_bad, progress=sys.stderr.isatty() and not args.json)
     if args.out is not None: write_json_atomic(args.out, result.to_dict())
     return CommandOutput(result.to_dict(), format_table(result, per_image=not args.per_set))

@@ -62,9 +62,10 @@ def export_model(model: TrainedModel, out: str | os.PathLike, overwrite: bool = 
 # %% ../nbs/15_export.ipynb #20f63051
 def add_export_args(parser: argparse.ArgumentParser) -> None:
     "Arguments of `sesr_nb export`."
-    parser.add_argument('--model', required=True, help="'pretrained', 'pretrained:NAME', a run folder, checkpoint folder or .npz model file")
+    parser.add_argument('--model', required=True, help="'pretrained', 'pretrained:NAME', a run folder, checkpoint folder or .npz "
+                        "model file")
     parser.add_argument('--out', required=True, help='output file: *.npz (weights), *.stablehlo (portable program), *.onnx (ONNX graph) or *.tflite (LiteRT)')
-    parser.add_argument('--scale', type=int, default=None, help='check that the model has this scale')
+    parser.add_argument('--scale', type=int, default=None, choices=(2, 3, 4), help='check that the model has this scale')
     parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: best, else latest)')
     parser.add_argument('--int8', action='store_true', help='ONNX and TFLite: quantise to int8 (per-channel weights; ONNX QDQ, TFLite full-integer)')
     parser.add_argument('--calibration', default=None, metavar='FOLDER_OR_SPEC',

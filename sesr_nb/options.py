@@ -4,15 +4,22 @@
 
 # %% ../nbs/00a_options.ipynb #466b207a
 from __future__ import annotations
-import argparse, dataclasses, types, typing
+import argparse, dataclasses, os, types, typing
+from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 # %% auto #0
-__all__ = ['CommandOutput', 'option', 'add_config_args', 'config_from_args', 'explicit_flags', 'parse_size']
+__all__ = ['user_cache_dir', 'CommandOutput', 'option', 'add_config_args', 'config_from_args', 'explicit_flags', 'parse_size']
 
 # %% ../nbs/00a_options.ipynb #b4365172
+def user_cache_dir() -> Path:
+    "The package's cache folder: `$SESR_NB_CACHE`, else `$XDG_CACHE_HOME/sesr_nb`, else ~/.cache/sesr_nb."
+    if os.environ.get('SESR_NB_CACHE'): return Path(os.environ['SESR_NB_CACHE']).expanduser()
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'sesr_nb'
+
 @dataclass
 class CommandOutput:
     "What a subcommand returns: JSON-ready `data` (printed with --json) and readable `text` (printed otherwise)."

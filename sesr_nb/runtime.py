@@ -4,7 +4,7 @@
 
 # %% ../nbs/20a_runtime.ipynb #31625f85
 from __future__ import annotations
-import importlib, json, os, threading
+import contextlib, importlib, json, os, sys, threading
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,9 @@ import numpy as np
 from .arch import TrainedModel, config_from_record
 
 # %% auto #0
-__all__ = ['INSTALL_HINT', 'METADATA_KEY', 'TFLITE_METADATA', 'require_onnx', 'require_litert', 'available_cores',
-           'read_onnx_metadata', 'ExportedModel', 'OnnxModel', 'load_onnx_model', 'read_tflite_metadata', 'TFLiteModel',
-           'load_tflite_model']
+__all__ = ['INSTALL_HINT', 'METADATA_KEY', 'TFLITE_METADATA', 'require_onnx', 'require_litert', 'quiet_native_stderr',
+           'available_cores', 'read_onnx_metadata', 'ExportedModel', 'OnnxModel', 'load_onnx_model',
+           'read_tflite_metadata', 'TFLiteModel', 'load_tflite_model', 'StableHLOModel', 'load_stablehlo_model']
 
 # %% ../nbs/20a_runtime.ipynb #bf0677fa
 INSTALL_HINT = 'pip install "sesr_nb[export]"'
@@ -36,6 +36,18 @@ def require_litert(module: str = 'ai_edge_litert.schema_py_generated'):
     except ImportError as err:
         raise ImportError(f'ai-edge-litert is needed for TFLite export and inference but is not installed: '
                           f'{INSTALL_HINT}') from err
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    "Silence what native code writes to stderr (file descriptor 2) meanwhile, e.g. LiteRT's INFO line about its delegate."
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 # %% ../nbs/20a_runtime.ipynb #cf227953
 def available_cores() -> int:
@@ -176,7 +188,8 @@ class TFLiteModel(ExportedModel):
         with self.lock:
             if x.shape != self.shape:
                 self.interpreter.resize_tensor_input(self.input_index, x.shape, strict=False)
-                self.interpreter.allocate_tensors()
+                with quiet_native_stderr():   # LiteRT prints an INFO line when it applies its XNNPACK delegate
+                    self.interpreter.allocate_tensors()
                 self.shape = x.shape
             self.interpreter.set_tensor(self.input_index, x)
             self.interpreter.invoke()
@@ -185,3 +198,51 @@ class TFLiteModel(ExportedModel):
 def load_tflite_model(path: str | os.PathLike, scale: int | None = None, threads: int | None = None) -> TFLiteModel:
     "A `TFLiteModel` from a .tflite file written by `export_tflite`; `scale` (optional) is checked."
     return TFLiteModel(path, threads).check_scale(scale)
+
+# %% ../nbs/20a_runtime.ipynb #4d24bf55
+def _stablehlo_error(path: Path, why: str) -> ValueError:
+    "The ValueError for an unusable .stablehlo file: what is wrong with it, and how to make a good one."
+    return ValueError(f'{path} {why}; export one with `sesr_nb export --model RUN --out model.stablehlo`')
+
+class StableHLOModel(ExportedModel):
+    """A network exported as a portable StableHLO program (`sesr_nb export --out x.stablehlo`), run by JAX itself
+    (`jax.export.deserialize`), with the interface of `TrainedModel`. The program carries no sesr_nb record: its scale is
+    read from the shape it computes, its colour from its input planes, and, its receptive radius unknown, it runs on
+    whole images (the tiled upscaler then uses one window, which is exact)."""
+    runtime = 'stablehlo'
+    receptive_radius = 1 << 30   # unknown: "the whole image"
+
+    def __init__(self, path: str | os.PathLike):
+        from jax import export as jax_export   # JAX is imported only to run such a program
+        path = Path(path).expanduser()
+        if not path.exists(): raise FileNotFoundError(f'no StableHLO program at {path}')
+        if not path.is_file(): raise _stablehlo_error(path, 'is a folder, not a .stablehlo file')
+        try: self.exported = jax_export.deserialize(bytearray(path.read_bytes()))
+        except Exception as err:
+            raise _stablehlo_error(path, f'is not a jax.export program or is truncated ({type(err).__name__})') from err
+        shape = self.exported.in_avals[0].shape if self.exported.in_avals else ()
+        if len(shape) != 4 or shape[-1] not in (1, 3):
+            raise _stablehlo_error(path, f'takes inputs of shape {shape}, not an NHWC image batch (N, H, W, 1 or 3)')
+        self.channels = int(shape[-1])
+        probe = np.asarray(self.exported.call(np.zeros((1, 8, 8, self.channels), np.float32)))
+        self.path, self.record, self.int8, self.arch, self.config = path, {}, False, None, None
+        self.scale, self.color = probe.shape[1] // 8, 'rgb' if self.channels == 3 else 'y'
+        self.name = f'{path.stem} [stablehlo]'
+
+    def _input(self, x_nhwc) -> np.ndarray:
+        "The float32 NHWC batch the program takes, or a ValueError naming the expected shape."
+        x = np.ascontiguousarray(np.asarray(x_nhwc, np.float32))
+        if x.ndim != 4 or x.shape[-1] != self.channels:
+            raise ValueError(f'{self.name} expects an NHWC batch (N, H, W, {self.channels}) in [0, 1], got shape {x.shape}')
+        return x
+
+    def forward(self, x_nhwc) -> np.ndarray:
+        "The program on an NHWC batch in [0, 1] (one image at a time: it was exported for batch 1) -> float32 numpy."
+        x = self._input(x_nhwc)
+        return np.concatenate([np.asarray(self.exported.call(x[i:i + 1])) for i in range(x.shape[0])])
+
+    upscale_rgb = TrainedModel.upscale_rgb
+
+def load_stablehlo_model(path: str | os.PathLike, scale: int | None = None) -> StableHLOModel:
+    "A `StableHLOModel` from a .stablehlo file written by `sesr_nb export`; `scale` (optional) is checked."
+    return StableHLOModel(path).check_scale(scale)
