@@ -18,8 +18,8 @@ from .fileio import BadImageError, SkippedImageWarning, markdown_table as render
 from .metrics import min_eval_size, sr_metrics
 
 # %% auto #0
-__all__ = ['PUBLISHED_BICUBIC', 'ImageScore', 'SetScore', 'EvaluationResult', 'evaluate_set', 'evaluate_model', 'format_table',
-           'markdown_table', 'add_evaluate_args', 'evaluate_command']
+__all__ = ['ImageScore', 'SetScore', 'EvaluationResult', 'evaluate_set', 'evaluate_model', 'format_table', 'markdown_table',
+           'add_evaluate_args', 'evaluate_command']
 
 # %% ../nbs/07_evaluate.ipynb #bade9a62
 @dataclass(frozen=True)
@@ -168,11 +168,6 @@ def markdown_table(results: Sequence[EvaluationResult], digits: int = 2) -> str:
         rows.append(cells)
     header = ['set', 'scale'] + [f'{m} {what}' for m in models for what in ('PSNR', 'SSIM')]
     return render_markdown_table(header, rows, align='ll' + 'r' * 2 * len(models))
-
-# %% ../nbs/07_evaluate.ipynb #b1e5b206
-PUBLISHED_BICUBIC = {  # (set, scale): (PSNR dB, SSIM), as tabulated in VDSR (Kim et al., CVPR 2016) and later papers
-    ('Set5', 2): (33.66, 0.9299), ('Set5', 3): (30.39, 0.8682), ('Set5', 4): (28.42, 0.8104),
-    ('Set14', 2): (30.24, 0.8688), ('Set14', 3): (27.55, 0.7742), ('Set14', 4): (26.00, 0.7027)}
 
 # %% ../nbs/07_evaluate.ipynb #c12daff2
 def add_evaluate_args(parser: argparse.ArgumentParser) -> None:

@@ -16,11 +16,12 @@ from matplotlib.patches import Rectangle
 from .color import as_rgb, rgb_to_y
 from .fileio import SkippedLineWarning, read_jsonl, write_bytes_atomic
 from .metrics import psnr, shave, sr_metrics
+from .published import published, published_models
 
 # %% auto #0
-__all__ = ['DEFAULT_DPI', 'LITERATURE_X2', 'figure_png', 'save_figure', 'SRResult', 'nearest_upscale', 'sr_results', 'Box',
-           'detail_box', 'comparison_figure', 'error_map_figure', 'MetricsLog', 'read_metrics_log',
-           'plot_training_curves', 'ModelPoint', 'literature_points', 'efficiency_figure']
+__all__ = ['DEFAULT_DPI', 'figure_png', 'save_figure', 'SRResult', 'nearest_upscale', 'sr_results', 'Box', 'detail_box',
+           'comparison_figure', 'error_map_figure', 'MetricsLog', 'read_metrics_log', 'plot_training_curves',
+           'ModelPoint', 'literature_points', 'efficiency_figure']
 
 # %% ../nbs/11_viz.ipynb #d2b2434b
 DEFAULT_DPI = 80
@@ -264,20 +265,12 @@ class ModelPoint:
     params: float
     source: str = ''
 
-LITERATURE_X2 = {  # name: (params, MACs for 720p output, Set5 PSNR, Set14 PSNR, source); x2, Y channel
-    'FSRCNN': (12_460, 6.0e9, 37.00, 32.63, 'Dong et al., ECCV 2016 (via CARN, ECCV 2018, Table 2)'),
-    'ESPCN': (21_180, 4.55e9, 36.83, 32.40, 'Shi et al., CVPR 2016 (x2 values as in SESR, MLSys 2022, Table 2; Set14 not cross-checked)'),
-    'TPSR-NoGAN': (60_000, 14.0e9, 37.38, 33.00, 'Lee et al., ECCV 2020 (as in SESR Table 2; Set14 not cross-checked)'),
-    'LapSRN': (813_000, 29.9e9, 37.52, 33.08, 'Lai et al., CVPR 2017 (via CARN Table 2)'),
-    'CARN-M': (412_000, 91.2e9, 37.53, 33.26, 'Ahn et al., ECCV 2018, Table 2'),
-    'VDSR': (665_000, 612.6e9, 37.53, 33.03, 'Kim et al., CVPR 2016 (via CARN Table 2)'),
-}
-
-def literature_points(dataset: str = 'Set14') -> list[ModelPoint]:
-    "The published x2 networks of `LITERATURE_X2` as ModelPoints on 'Set5' or 'Set14'."
-    column = {'set5': 2, 'set14': 3}.get(dataset.lower())
-    if column is None: raise ValueError(f"literature values are tabulated for 'Set5' and 'Set14', not {dataset!r}")
-    return [ModelPoint(name, row[column], row[1], row[0], row[4]) for name, row in LITERATURE_X2.items()]
+def literature_points(dataset: str = 'Set14', scale: int = 2) -> list[ModelPoint]:
+    "The published networks other than SESR (`published.PUBLISHED`) with their cost, as ModelPoints on 'Set5' or 'Set14'."
+    field = {'set5': 'set5', 'set14': 'set14'}.get(dataset.lower())
+    if field is None: raise ValueError(f"literature values are tabulated for 'Set5' and 'Set14', not {dataset!r}")
+    return [ModelPoint(p.model, getattr(p, field), p.macs_720p, p.params, p.source) for p in published_models(scale)
+            if not p.model.startswith('SESR') and p.macs_720p and p.params]
 
 # %% ../nbs/11_viz.ipynb #9c7e3a48
 def _bubble(params: float) -> float:
