@@ -188,7 +188,8 @@ def data_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
 @dataclass(frozen=True)
 class Objective:
     """What a run minimises, apart from the loop that minimises it. `loss(params, batch, aux)` returns the scalar loss
-    and a dict of scalar metrics to log; `batch` is {'lr', 'hr'}, `aux` the traced per-step values: 'step', 'rate'
+    and a dict of scalar metrics to log; `batch` is {'lr', 'hr', 'index'} ('index': each example's position in the
+    global batch), `aux` the traced per-step values: 'step', 'rate'
     (the schedule's factor) and whatever `step_values(step)` adds (e.g. a temperature). `record` is what the run's
     config.json stores about the objective; `model(params, config)` is what validation scores (default: the deployed
     network of `params`)."""
@@ -393,7 +394,8 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
         with sampler.stream(*divmod(step, per_epoch)) as stream:
             for batch in stream:
                 aux = objective.aux(step, rate(step))
-                state, metrics = train_step(state, shard_batch(mesh, {'lr': batch.lr, 'hr': batch.hr}), aux)
+                examples = {'lr': batch.lr, 'hr': batch.hr, 'index': np.arange(len(batch.lr), dtype=np.int32)}
+                state, metrics = train_step(state, shard_batch(mesh, examples), aux)
                 pending.append(metrics)
                 step += 1
                 if on_step is not None: on_step(step, state)

@@ -93,7 +93,7 @@ WORKER = MAKE + textwrap.dedent('''
     losses = []
     for i in range(3):
         b = sampler.batch(0, i)
-        state, m = step(state, shard_batch(mesh, {'lr': b.lr, 'hr': b.hr}), objective.aux(i))
+        state, m = step(state, shard_batch(mesh, {'lr': b.lr, 'hr': b.hr, 'index': np.arange(len(b.lr), dtype=np.int32)}), objective.aux(i))
         losses.append(float(m['loss']))
     leaves = [np.asarray(a).ravel()[:16].tolist() for a in jax.tree.leaves(jax.device_get(state.params))]
     print(json.dumps({'devices': jax.device_count(), 'losses': losses, 'leaves': leaves}))
