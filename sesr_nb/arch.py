@@ -40,7 +40,6 @@ class Architecture:
     default_preset: str | None = None
     color: str = 'y'  # what the network sees and returns: 'y' (one plane, Y in [0, 1]) or 'rgb' (three, RGB in [0, 1])
     objective: Callable[[Any, Any], Any] | str | None = None  # (config, TrainConfig) -> its training Objective, or 'module:function'; None: the pixel loss
-    lr_scale: Mapping[str, float] = dataclasses.field(default_factory=dict)  # parameter group -> learning-rate multiplier (its paper's recipe)
 
     def __post_init__(self):
         if self.color not in ('y', 'rgb'): raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")

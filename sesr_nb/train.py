@@ -30,10 +30,11 @@ from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_imag
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer', 'scale_groups',
-           'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective', 'pixel_loss_fn', 'pixel_objective',
-           'make_train_step', 'shard_batch', 'init_from_checkpoint', 'initial_state', 'validate_model', 'validate',
-           'config_changes', 'config_flag', 'check_resume', 'train_sampler', 'FitProgress', 'fit', 'default_objective',
-           'train', 'host_copy', 'train_segment', 'recorded_config', 'add_train_args', 'train_command']
+           'group_factors', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective', 'pixel_loss_fn',
+           'pixel_objective', 'make_train_step', 'shard_batch', 'init_from_checkpoint', 'initial_state',
+           'validate_model', 'validate', 'config_changes', 'config_flag', 'check_resume', 'train_sampler',
+           'FitProgress', 'fit', 'default_objective', 'train', 'host_copy', 'train_segment', 'recorded_config',
+           'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
@@ -62,6 +63,8 @@ class Recipe:
                           'this many steps, start the tail (--schedule tail) or stop; 0: off')
     plateau_delta: float = option(0.02, 'improvement in dB that resets the plateau count')
     min_steps: int = option(0, 'the plateau rule waits for this many steps')
+    lr_scale: tuple[str, ...] = option((), 'learning-rate multipliers of parameter groups, GROUP=FACTOR (e.g. deconv=0.1: '
+                                       "FSRCNN's paper trains its deconvolution 10x slower)", metavar='GROUP=FACTOR')
     optimizer: str = option('amsgrad', 'Adam with AMSGrad (the official code) or plain Adam', choices=OPTIMIZERS)
     adam_eps: float = option(1e-7, "Adam's epsilon (Keras' default)")
     seed: int = option(0, 'seed of the initialisation and of the patch sampler')
@@ -75,6 +78,8 @@ class Recipe:
         if self.val is None: self.val = ('div2k:validation',) if 'div2k' in self.data else ()
         self.val = tuple(self.val)
         self.scale_aug = check_scale_aug(self.scale_aug)
+        self.lr_scale = tuple(self.lr_scale)
+        group_factors(self.lr_scale)   # validates the GROUP=FACTOR entries
         if self.optimizer not in OPTIMIZERS: raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         for name in ('batch_size', 'lr_patch', 'patches_per_image', 'log_every', 'keep'):
@@ -150,11 +155,23 @@ def scale_groups(factors: Mapping[str, float]) -> optax.GradientTransformation:
         return {k: jax.tree.map(lambda u: u * factors[k], v) if k in factors else v for k, v in updates.items()}, state
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
+def group_factors(entries: Sequence[str]) -> dict[str, float]:
+    "{group: factor} from 'GROUP=FACTOR' entries (the recipe's `lr_scale`), or a ValueError naming the bad entry."
+    factors = {}
+    for entry in entries:
+        group, sep, value = str(entry).partition('=')
+        try: factors[group.strip()] = float(value)
+        except ValueError: sep = ''
+        if not sep or not group.strip() or factors[group.strip()] < 0:
+            raise ValueError(f'--lr-scale entries look like GROUP=FACTOR with FACTOR >= 0 (e.g. deconv=0.1), got {entry!r}')
+    return factors
+
 def make_optimizer(cfg: Recipe, total_steps: int | None = None, lr_scale: Mapping[str, float] | None = None
                    ) -> optax.GradientTransformation:
-    "The optimiser of recipe `cfg` (see `optimizer`) for a run of `total_steps`, with per-group `lr_scale` multipliers."
+    "The optimiser of recipe `cfg` (see `optimizer`) for a run of `total_steps`, with per-group learning-rate multipliers."
+    factors = dict(group_factors(getattr(cfg, 'lr_scale', ())), **(lr_scale or {}))
     tx = optimizer(cfg.learning_rate, cfg.schedule, total_steps, cfg.optimizer, cfg.adam_eps)
-    return optax.chain(tx, scale_groups(lr_scale)) if lr_scale else tx
+    return optax.chain(tx, scale_groups(factors)) if factors else tx
 
 def tail_rate(step: int, tail_start: int | None, tail_steps: int) -> float:
     """Factor on the base learning rate of the update made at `step` (0-based) under `schedule='tail'`: 1 before
@@ -481,7 +498,9 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     val_sets = [load_dataset(spec, cfg.scale) for spec in cfg.val]
     per_epoch = sampler.steps_per_epoch
     total = cfg.steps or cfg.epochs * per_epoch
-    tx = make_optimizer(cfg, total, arch.lr_scale)
+    tx = make_optimizer(cfg, total)
+    unknown = set(group_factors(cfg.lr_scale)) - set(arch.init(config, jax.random.PRNGKey(0)))
+    if unknown: raise ValueError(f'--lr-scale names {sorted(unknown)}, which {config.name} does not have')
     state = initial_state(cfg, tx)
     # the schedule's own state: where the tail started (None: not yet), where a plateau stopped the run, and the
     # plateau rule's reference point; saved in every checkpoint, so a resumed run follows the same schedule
