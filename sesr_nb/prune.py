@@ -189,10 +189,12 @@ class PruneConfig(Recipe):
 # %% ../nbs/17_prune.ipynb #12aa8c01
 @dataclass(frozen=True, eq=False)
 class PruneData:
-    "What every round trains and is judged on: the patch sampler, the validation sets (the first chooses) and the test sets."
+    """What every round trains and is judged on: the patch sampler, the validation sets (the first chooses) and the test
+    sets; `score(params)`, if given, replaces the validation (e.g. a study's own scorer)."""
     sampler: PatchSampler
     val_sets: tuple[PairedDataset, ...] = ()
     test_sets: tuple[PairedDataset, ...] = ()
+    score: Callable[[Any], float] | None = None
 
 def prepare_data(cfg: PruneConfig) -> PruneData:
     "The recipe's sampler (`train_sampler`), validation sets and the test sets of `cfg`."
@@ -253,7 +255,7 @@ def imp(cfg: PruneConfig, workdir: str | os.PathLike, resume: bool = False, prog
             state, start = rewind_state, cfg.rewind
             if cfg.reset_optimizer: state = TrainState(state.step, state.params, tx.init(state.params))
         level = sparsity(mask)
-        out = train_masked(state, mask, config, tx, data.sampler, cfg.steps, val_sets=data.val_sets[:1],
+        out = train_masked(state, mask, config, tx, data.sampler, cfg.steps, val_sets=data.val_sets[:1], score=data.score,
                            val_every=cfg.val_every or max(1, (cfg.steps - start) // 8),
                            snapshot_at=(cfg.rewind,) if r == 0 else (), log=lambda rec: log({'round': r, **rec}),
                            log_every=cfg.log_every, progress=progress,

@@ -253,7 +253,8 @@ def make_train_step(objective: Objective, tx: optax.GradientTransformation, mesh
         (loss, metrics), grads = jax.value_and_grad(objective.loss, has_aux=True)(state.params, batch, aux)
         loss, grads, metrics = jax.lax.pmean((loss, grads, metrics), 'data')
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        updates = jax.tree.map(lambda u: (aux['rate'] * u).astype(u.dtype), updates)
+        # rate 1 leaves the update's bits alone (XLA may reassociate a multiply with the schedule's)
+        updates = jax.tree.map(lambda u: jnp.where(aux['rate'] == 1, u, (aux['rate'] * u).astype(u.dtype)), updates)
         new = TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state)
         finite = jnp.isfinite(loss) & jnp.all(jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
@@ -391,13 +392,14 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
         log: Callable[[dict], None] | None = None, log_every: int = 50, val_every: int = 0,
         on_validation: Callable[[int, TrainState], bool | None] | None = None,
         on_step: Callable[[int, TrainState], None] | None = None, progress: bool = True, desc: str = 'train',
-        diverged_hint: Callable[[], str] | None = None) -> FitProgress:
+        diverged_hint: Callable[[], str] | None = None, val_origin: int = 0) -> FitProgress:
     """The one training loop: from `state` (at step `state.step`) to `stop` (a step, or a function of none that gives
     the current end: a schedule may move it), on the sampler's batches for those steps, with `train_step` of
     `objective`. It fetches metrics only every `log_every` steps, stops on a non-finite loss or gradient with a message
     (`diverged_hint()` says how to recover), logs one record per interval through `log`, shows progress (a bar on a
     terminal, a plain line per interval otherwise), calls `on_validation(step, state)` every `val_every` steps and at
-    the end (True: stop there), and `on_step(step, state)` after every step (e.g. snapshots)."""
+    the end (True: stop there; counted from step `val_origin`), and `on_step(step, state)` after every step (e.g.
+    snapshots). Plain progress lines (stderr not a terminal) come at most every 100 steps."""
     end = stop if callable(stop) else (lambda: stop)
     mesh, rate = mesh or data_mesh(), rate or (lambda step: 1.0)
     step = int(jax.device_get(state.step))
@@ -417,7 +419,7 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
                 step += 1
                 if on_step is not None: on_step(step, state)
                 at_end = step >= end()
-                at_val = bool(val_every) and step % val_every == 0
+                at_val = bool(val_every) and (step - val_origin) % val_every == 0
                 if step % log_every == 0 or at_val or at_end:
                     fetched, pending = jax.device_get(pending), []
                     bad = next((i for i, m in enumerate(fetched) if not m['finite']), None)
@@ -438,7 +440,8 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
                     if log: log(record)
                     last_log, t_log, step_log = record, now, step
                     if terminal: bar.set_postfix(loss=f"{record['loss_mean']:.4f}")
-                    elif progress: print(_log_line(desc, record, end()), file=sys.stderr, flush=True)
+                    elif progress and (step % max(log_every, 100) == 0 or at_end):
+                        print(_log_line(desc, record, end()), file=sys.stderr, flush=True)
                 bar.update(1)
                 if (at_val or at_end) and on_validation is not None:
                     if on_validation(step, state): break
@@ -623,7 +626,7 @@ def train_segment(state: TrainState, objective: Objective, tx: optax.GradientTra
 
     done = fit(state, make_train_step(objective, tx, mesh), sampler, stop, objective=objective, mesh=mesh, rate=rate,
                log=log, log_every=log_every, val_every=val_every, on_validation=on_validation,
-               on_step=on_step if snapshot_at else None, progress=progress, desc=desc)
+               on_step=on_step if snapshot_at else None, progress=progress, desc=desc, val_origin=start)
     if best['best_params'] is None: best = {'best_params': host_copy(done.state.params), 'best_val_psnr': None, 'best_step': done.step}
     return {'state': done.state, **best, 'curve': curve, 'snapshots': snapshots,
             'seconds': time.perf_counter() - t0, 'last_log': done.last_log}
