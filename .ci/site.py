@@ -73,9 +73,14 @@ def html_link(match: re.Match) -> str:
     return f'<a href="{url}"{cls} {rest}>{text}</a>'.replace(' >', '>')
 
 
+# images that the notebooks load from the web, served from the site instead (the site works offline)
+LOCAL_IMAGES = {'https://colab.research.google.com/assets/colab-badge.svg': '_static/colab-badge.svg'}
+
+
 def relative_links(text: str, base: str, pages: dict[str, str]) -> str:
     "Links to the published site (`base`) and to source notebooks (`10_infer.ipynb`) -> the relative page name."
     text = text.replace(base, '')
+    for remote, local in LOCAL_IMAGES.items(): text = text.replace(f']({remote})', f']({local})')
     return re.sub(r'(?<=\]\()([\w.-]+)\.ipynb(?=[)#])', lambda m: pages.get(m.group(1), m.group(0) + '.ipynb'), text)
 
 
@@ -100,15 +105,10 @@ def adapt_markdown(text: str, base: str, pages: dict[str, str], anchors: bool = 
 
 
 def front_matter(cell: dict) -> dict:
-    "The YAML front matter of nbdev's first raw cell (flat `key: value` pairs, folded lines joined)."
-    text = ''.join(cell['source']).strip().strip('-').strip()
-    meta, key = {}, None
-    for line in text.splitlines():
-        if line.startswith((' ', '\t')) and key: meta[key] += ' ' + line.strip()
-        elif ':' in line:
-            key, value = (s.strip() for s in line.split(':', 1))
-            meta[key] = value
-    return {k: v.strip('\'"') for k, v in meta.items()}
+    "The YAML front matter of nbdev's first raw cell (`---` YAML `---`)."
+    import yaml
+    match = re.match(r'\s*---\n(.*?)\n---', ''.join(cell['source']), re.S)
+    return {k: str(v) for k, v in (yaml.safe_load(match.group(1)) or {}).items()} if match else {}
 
 
 def markdown_cell(text: str, cell_id: str) -> dict:
@@ -248,10 +248,13 @@ def main(argv=None) -> int:
     pages = write_sources(proc, src, cfg)
     shutil.copytree(mathjax(build / 'npm'), src / '_static' / 'mathjax')
     from sphinx.cmd.build import build_main
-    shutil.rmtree(args.out, ignore_errors=True)
-    code = build_main(['-b', 'html', '-q', '-W', '--keep-going', '-d', str(build / 'doctrees'), str(src), str(args.out)])
+    html = build / 'html'        # myst-nb writes its images beside the output folder: keep them in _build/
+    shutil.rmtree(html, ignore_errors=True)
+    code = build_main(['-b', 'html', '-q', '-W', '--keep-going', '-d', str(build / 'doctrees'), str(src), str(html)])
     if code: print(f'sphinx-build failed (exit {code})', file=sys.stderr); return code
-    (args.out / '.nojekyll').touch()
+    (html / '.nojekyll').touch()
+    shutil.rmtree(args.out, ignore_errors=True)
+    shutil.move(html, args.out)
     print(f'site OK: {len(pages)} pages in {args.out} ({time.time() - start:.0f} s); preview: python -m http.server -d {args.out}')
     return 0
 
