@@ -11,14 +11,14 @@ from pathlib import Path
 from .arch import BicubicModel
 from .checkpoint import load_trained, save_model_file
 from .cli import CommandOutput, add_config_args, config_from_args, option
-from .datasets import benchmark_data_dir, load_dataset
+from .datasets import benchmark_data_dir, find_repo_root, load_dataset
 from .evaluate import evaluate_model
 from .fileio import markdown_table, write_bytes_atomic, write_json_atomic
 from .train import TrainConfig, train
 
 # %% auto #0
-__all__ = ['DEMO_TRAINING', 'demo_training', 'DemoConfig', 'evaluation_sets', 'results_table', 'run_demo', 'write_figures',
-           'add_demo_args', 'demo_command']
+__all__ = ['DEMO_TRAINING', 'demo_training', 'DemoConfig', 'find_benchmarks', 'evaluation_sets', 'results_table', 'run_demo',
+           'write_figures', 'add_demo_args', 'demo_command']
 
 # %% ../nbs/14_demo.ipynb #eacf1af3
 DEMO_TRAINING = dict(arch='M5', scale=2, data=('skimage:train',), steps=2000, batch_size=16, lr_patch=48,
@@ -42,12 +42,24 @@ class DemoConfig:
                                    log_every=max(1, min(50, steps // 20)) if steps else self.train.log_every)
 
 # %% ../nbs/14_demo.ipynb #539bc2f6
+def find_benchmarks(enabled: bool = True, start: str | os.PathLike | None = None) -> tuple[list[str], str]:
+    "Set5/Set14 folders found for the demo (`benchmark_data_dir`'s rule), and one line saying where it looked."
+    if not enabled: return [], 'Set5/Set14: not evaluated (--no-benchmarks)'
+    env = os.environ.get('SESR_NB_DATA')
+    root = benchmark_data_dir(start)
+    found = [str(root / name) for name in ('Set5', 'Set14') if root is not None and (root / name).is_dir()]
+    if found: return found, f"Set5/Set14: {', '.join(Path(f).name for f in found)} from {root}"
+    if env: where = f'SESR_NB_DATA={env}' + ('' if root else ' (not a folder)')
+    else:
+        repo = find_repo_root(start)
+        where = (f'{repo.parent / "shared" / "data"} (beside the clone {repo}; SESR_NB_DATA is not set)' if repo else
+                 f'SESR_NB_DATA (not set) and ../shared/data beside a clone (none at or above {Path(start or Path.cwd()).resolve()})')
+    return [], (f'Set5/Set14: not found, looked in {where}; to add them, set SESR_NB_DATA to a folder holding Set5/ and '
+                'Set14/ (or pass --no-benchmarks)')
+
 def evaluation_sets(cfg: DemoConfig) -> list[str]:
     "Held-out evaluation sets: the configured ones, plus Set5/Set14 when available locally."
-    sets = list(cfg.eval)
-    root = benchmark_data_dir() if cfg.benchmarks else None
-    if root: sets += [str(root / name) for name in ('Set5', 'Set14') if (root / name).is_dir()]
-    return sets
+    return list(cfg.eval) + find_benchmarks(cfg.benchmarks)[0]
 
 def results_table(rows: list[dict]) -> str:
     "Markdown table of the trained network vs bicubic per evaluation set."
@@ -71,7 +83,8 @@ def run_demo(cfg: DemoConfig, workdir: str | os.PathLike, overwrite: bool = Fals
 
     scale = cfg.train.scale
     model = load_trained(workdir / 'run', scale=scale)
-    sets = [load_dataset(spec, scale) for spec in evaluation_sets(cfg)]
+    benchmark_sets, benchmarks = find_benchmarks(cfg.benchmarks)
+    sets = [load_dataset(spec, scale) for spec in list(cfg.eval) + benchmark_sets]
     sesr = evaluate_model(model, sets, scale)
     bicubic = evaluate_model(BicubicModel(scale), sets, scale)
     rows = [{'set': s.name, 'images': len(s.images), 'bicubic_psnr': b.psnr, 'bicubic_ssim': b.ssim,
@@ -81,9 +94,9 @@ def run_demo(cfg: DemoConfig, workdir: str | os.PathLike, overwrite: bool = Fals
     figures = write_figures(model, sets[0], workdir, report)
     result = {'model': model.name, 'config': asdict(cfg), 'train_seconds': round(train_seconds, 1),
               'steps': summary['steps'], 'results': rows, 'model_file': str(report / 'model.npz'),
-              'figures': figures, 'workdir': str(workdir)}
+              'figures': figures, 'benchmarks': benchmarks, 'workdir': str(workdir)}
     write_json_atomic(report / 'results.json', result)
-    write_bytes_atomic(report / 'results.md', (f'# {model.name} vs bicubic\n\n{table}\n').encode())
+    write_bytes_atomic(report / 'results.md', (f'# {model.name} vs bicubic\n\n{table}\n\n{benchmarks}\n').encode())
     return result
 
 # %% ../nbs/14_demo.ipynb #8b2262dc
@@ -116,6 +129,6 @@ def demo_command(args: argparse.Namespace) -> CommandOutput:
         warnings.simplefilter('ignore')  # skipped-image notes are listed in the run's data, not repeated here
         result = run_demo(cfg, args.workdir, overwrite=args.overwrite, progress=not args.json and sys.stderr.isatty())
     text = (f"\n{result['model']}: trained {result['steps']} steps in {result['train_seconds']:.0f} s\n\n"
-            f"{results_table(result['results'])}\n\nreport: {Path(result['workdir']) / 'report'} (results.md, "
+            f"{results_table(result['results'])}\n\n{result['benchmarks']}\nreport: {Path(result['workdir']) / 'report'} (results.md, "
             "results.json, curves.png, comparison.png, error_maps.png, model.npz)")
     return CommandOutput(result, text)
