@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / 'site'   # conf.py, CSS and the Colab badge of the site
 MATHJAX = 'mathjax@3.2.2'                          # v3 ships its fonts (v4 fetches them from a CDN)
+# what the site's tex-chtml.js never loads: the other combined components, SVG output, node's entry, speech maps
+UNUSED_MATHJAX = re.compile(r'^package/es5/(?:[\w-]*(?:full|svg|mml)[\w-]*\.js|node-main\.js|output/svg|sre/mathmaps)')
 
 
 def settings() -> dict:
@@ -194,7 +196,7 @@ def mathjax(cache: Path) -> Path:
     tmp = cache / 'unpack'
     shutil.rmtree(tmp, ignore_errors=True)
     with tarfile.open(cache / tgz) as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith('package/es5/') and not m.name.startswith('package/es5/sre/mathmaps')]
+        members = [m for m in tar.getmembers() if m.name.startswith('package/es5/') and not UNUSED_MATHJAX.search(m.name)]
         tar.extractall(tmp, members=members, filter='data')
     shutil.rmtree(target, ignore_errors=True)
     (tmp / 'package' / 'es5').rename(target)
