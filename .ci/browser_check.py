@@ -26,6 +26,7 @@ SKIP_PAGES = {'genindex.html'}   # Sphinx's empty general index (the API lives i
 # run in the page once MathJax is done: everything the check needs from the DOM
 PAGE_REPORT = r"""async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;                     // MathJax's fonts load after typesetting: let them finish here
   const images = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'));
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id)
@@ -37,7 +38,7 @@ PAGE_REPORT = r"""async () => {
       ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
   for (let n = walker.nextNode(); n; n = walker.nextNode()) texts.push(n.textContent);
   const mathCount = document.querySelectorAll('mjx-container').length;
-  return {images, links, ids, mathErrors, text: texts.join(' '), mathCount};
+  return {images, links, ids, mathErrors, text: texts.join(' ').replace(/\s+/g, ' '), mathCount};
 }"""
 UNRENDERED_TEX = re.compile(r'\$[^$\s][^$]*\$|\\\(|\\\)|\\\[|\\\]|\\(?:frac|mathrm|mathbf|operatorname|sum|times|cdot|alpha|begin)\b')
 
@@ -85,7 +86,7 @@ def check_site(site: Path, screenshots: Path | None = None, timeout_ms: int = 30
                 response = page.goto(base + path, wait_until='load', timeout=timeout_ms)
                 if response is None or not response.ok: continue           # reported by the 'response' handler
                 report = page.evaluate(PAGE_REPORT)
-                page.wait_for_timeout(50)                                   # late console errors
+                page.wait_for_load_state('networkidle', timeout=timeout_ms)  # nothing in flight when we move on
                 reports[path] = report
                 for src in report['images']: problem(f'image did not load: {src}')
                 for err in report['mathErrors']: problem(f'MathJax error: {err}')
