@@ -6,8 +6,10 @@ Serves the site with `http.server` on 127.0.0.1, opens every page in Chromium (P
 - an HTTP error or a failed request, and any request that leaves 127.0.0.1 (the site must work offline);
 - a JavaScript error (an uncaught exception or a console error);
 - an image that did not load;
-- a link to a page that does not exist, or to an anchor (`page.html#id`) that no element of that page has;
-- TeX that MathJax did not render: a MathJax error, or `$...$`, `\\(...\\)`, `\\frac`-like text outside code.
+- a link to a page that does not exist, or to an anchor (`page.html#id`) that no element of that page has, or an id
+  that two elements of a page share;
+- TeX that MathJax did not render: a MathJax error, or `$...$`, `\\(...\\)`, `\\frac`-like text outside code;
+- a search (for 'collapse') that finds no page.
 
 Pages are every .html file of the site plus whatever a page links to inside it. `--screenshot DIR` saves a PNG of
 each page for a person to look at.
@@ -21,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get('SESR_NB_CHROMIUM', '/usr/bin/chromium')
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync', '--no-first-run']
+SEARCH_WORD = 'collapse'          # a word every build of this site has: its search must find it
 SKIP_PAGES = {'genindex.html'}   # Sphinx's empty general index (the API lives in the pages)
 
 # run in the page once MathJax is done: everything the check needs from the DOM
@@ -47,9 +50,15 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):   # the browser moved on: not an error
+            super().handle_error(request, client_address)
+
+
 def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     "A local http.server over the site, on a free port of 127.0.0.1, in a daemon thread."
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(QuietHandler, directory=str(folder)))
+    server = QuietServer(('127.0.0.1', 0), functools.partial(QuietHandler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f'http://127.0.0.1:{server.server_address[1]}/'
 
@@ -90,6 +99,8 @@ def check_site(site: Path, screenshots: Path | None = None, timeout_ms: int = 30
                 reports[path] = report
                 for src in report['images']: problem(f'image did not load: {src}')
                 for err in report['mathErrors']: problem(f'MathJax error: {err}')
+                for ident in sorted({i for i in report['ids'] if report['ids'].count(i) > 1}):
+                    problem(f'id used twice: {ident}')
                 for m in UNRENDERED_TEX.finditer(report['text']):
                     problem(f'unrendered TeX: ...{report["text"][max(0, m.start() - 40):m.end() + 40]}...')
                 for href in report['links']:
@@ -102,6 +113,11 @@ def check_site(site: Path, screenshots: Path | None = None, timeout_ms: int = 30
                 if screenshots:
                     screenshots.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(screenshots / (path.replace('/', '_') + '.png')))
+            if (site / 'search.html').is_file():                          # the search index works offline too
+                current['path'] = f'search.html?q={SEARCH_WORD}'
+                page.goto(f'{base}search.html?q={SEARCH_WORD}', wait_until='load', timeout=timeout_ms)
+                try: page.wait_for_selector('#search-results li', timeout=timeout_ms)
+                except Exception: problem(f'searching for {SEARCH_WORD!r} finds no page')
             browser.close()
     finally:
         server.shutdown()

@@ -86,23 +86,33 @@ def relative_links(text: str, base: str, pages: dict[str, str]) -> str:
     return re.sub(r'(?<=\]\()([\w.-]+)\.ipynb(?=[)#])', lambda m: pages.get(m.group(1), m.group(0) + '.ipynb'), text)
 
 
+def doc_anchor(heading: str) -> str:
+    """The empty `<div class="doc-anchor">` above a show_doc entry (its rule), with the id Quarto gives the heading,
+    unless the section of that heading gets the same id from docutils anyway (two elements must not share an id:
+    Sphinx's search summary reads the first one)."""
+    from docutils.nodes import make_id
+    ident = pandoc_id(heading)
+    return f'<div id="{ident}" class="doc-anchor"></div>' if ident != make_id(heading) else '<div class="doc-anchor"></div>'
+
+
 def adapt_markdown(text: str, base: str, pages: dict[str, str], anchors: bool = False) -> str:
     """Markdown as Quarto reads it -> as MyST reads it. With `anchors` (show_doc output), show_doc's horizontal rule
     becomes an empty `<div class="doc-anchor">` carrying the id Pandoc gives the entry's heading (the first one at the
     top, so that it sits above the `source` link), one more before each further heading."""
     text = ATTR_LINK.sub(html_link, relative_links(text, base, pages))
     if not anchors: return text
-    out, ids, in_fence = [], [], False
+    out, heads, in_fence = [], [], False
     for line in text.splitlines():
         if FENCE.match(line): in_fence = not in_fence
         if in_fence: out.append(line); continue
         if line.strip() == '---': continue
         heading = HEADING.match(line)
         if heading:
-            ids.append(pandoc_id(heading.group(2)))
-            if len(ids) > 1: out += [f'<div id="{ids[-1]}" class="doc-anchor"></div>', '']
+            heads.append(heading.group(2))
+            if len(heads) > 1: out += [doc_anchor(heads[-1]), '']
         out.append(line)
-    head = [f'<div id="{ids[0]}" class="doc-anchor"></div>', ''] if ids else []
+    while out and not out[0].strip(): out.pop(0)
+    head = [doc_anchor(heads[0]), ''] if heads else []
     return '\n'.join(head + out).strip() + '\n'
 
 
