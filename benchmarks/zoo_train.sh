@@ -8,14 +8,17 @@
 #   usage: nice -n 10 bash benchmarks/zoo_train.sh [RUNS_DIR] [STEPS_X2] [STEPS_X4 (0: no x4 runs)] [ESPCN_STEPS_X2]
 # (ESPCN_STEPS_X2, default STEPS_X2, gives ESPCN x2 its own budget when the machine is too busy for the full one.)
 set -euo pipefail
-RUNS=${1:-runs/zoo}; STEPS_X2=${2:-6000}; STEPS_X4=${3:-0}; ESPCN_STEPS_X2=${4:-$STEPS_X2}
+RUNS=${1:-runs/zoo}; STEPS_X2=${2:-150000}; STEPS_X4=${3:-0}; ESPCN_STEPS_X2=${4:-$STEPS_X2}
 source "$(dirname "$0")/recipe.sh"
 after_run() { sesr_nb evaluate --model "$2" --data "$DATA/Set5" "$DATA/Set14" --per-set --out "$2/eval.json"; }
 
-run fsrcnn_x2 "$STEPS_X2" --arch FSRCNN --scale 2
-run espcn_x2 "$ESPCN_STEPS_X2" --arch ESPCN --scale 2
+# FSRCNN with what its paper's recipe adds to ours (nbs/03b_fsrcnn): small LR patches (24x24, 256 a picture) and its
+# deconvolution trained at a tenth of the rate
+FSRCNN_RECIPE=(--lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1)
+run fsrcnn_x2 "$STEPS_X2" --arch FSRCNN --scale 2 --min-steps 20000 "${FSRCNN_RECIPE[@]}"
+run espcn_x2 "$ESPCN_STEPS_X2" --arch ESPCN --scale 2 --min-steps 20000
 if [ "$STEPS_X4" -gt 0 ]; then
-  run fsrcnn_x4 "$STEPS_X4" --arch FSRCNN --scale 4 --init-from "$RUNS/fsrcnn_x2"
+  run fsrcnn_x4 "$STEPS_X4" --arch FSRCNN --scale 4 --init-from "$RUNS/fsrcnn_x2" "${FSRCNN_RECIPE[@]}"
   run espcn_x4 "$STEPS_X4" --arch ESPCN --scale 4 --init-from "$RUNS/espcn_x2"
 fi
 

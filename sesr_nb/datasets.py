@@ -176,7 +176,7 @@ def div2k_source(scale: int, split: str = 'train', *, data_dir: str | os.PathLik
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
-        raise RuntimeError('DIV2K needs tensorflow-datasets: pip install tensorflow-datasets array_record') from err
+        raise RuntimeError('DIV2K needs tensorflow-datasets and array_record: pip install "sesr_nb[div2k]"') from err
     name = f'div2k/bicubic_x{scale}'
     data_dir = None if data_dir is None else str(data_dir)
     try:
