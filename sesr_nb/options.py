@@ -4,15 +4,22 @@
 
 # %% ../nbs/00a_options.ipynb #466b207a
 from __future__ import annotations
-import argparse, dataclasses, types, typing
-from collections.abc import Iterable, Mapping, Sequence
+import argparse, dataclasses, os, types, typing
+from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 # %% auto #0
-__all__ = ['CommandOutput', 'option', 'add_config_args', 'config_from_args', 'explicit_flags', 'parse_size']
+__all__ = ['user_cache_dir', 'CommandOutput', 'option', 'add_config_args', 'config_from_args', 'explicit_flags', 'parse_size']
 
 # %% ../nbs/00a_options.ipynb #b4365172
+def user_cache_dir() -> Path:
+    "The package's cache folder: `$SESR_NB_CACHE`, else `$XDG_CACHE_HOME/sesr_nb`, else ~/.cache/sesr_nb."
+    if os.environ.get('SESR_NB_CACHE'): return Path(os.environ['SESR_NB_CACHE']).expanduser()
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'sesr_nb'
+
 @dataclass
 class CommandOutput:
     "What a subcommand returns: JSON-ready `data` (printed with --json) and readable `text` (printed otherwise)."
@@ -21,10 +28,11 @@ class CommandOutput:
     status: int = 0
 
 # %% ../nbs/00a_options.ipynb #1bf35b07
-def option(default: Any = dataclasses.MISSING, help: str = '', *, default_factory: Any = dataclasses.MISSING,
+def option(default: Any = dataclasses.MISSING, help: str | Callable[[], str] = '', *, default_factory: Any = dataclasses.MISSING,
            choices: Iterable | None = None, flags: tuple[str, ...] | None = None, nargs: str | None = None,
            metavar: str | None = None) -> Any:
-    "A dataclass field with command-line metadata: help text, optional choices, flag names, nargs and metavar."
+    """A dataclass field with command-line metadata: help text (or a function giving it when the flags are made, e.g.
+    from a registry), optional choices, flag names, nargs and metavar."""
     metadata = {'help': help, 'choices': tuple(choices) if choices is not None else None, 'flags': flags,
                 'nargs': nargs, 'metavar': metavar}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
@@ -54,7 +62,8 @@ def add_config_args(parser: argparse.ArgumentParser | Any, cls: type, *, exclude
         elif field.default_factory is not dataclasses.MISSING: default = field.default_factory()
         else: default = None
         names = list(meta.get('flags') or ['--' + field.name.replace('_', '-')])
-        kwargs: dict[str, Any] = {'dest': field.name, 'default': default, 'help': meta.get('help', '')}
+        text = meta.get('help', '')
+        kwargs: dict[str, Any] = {'dest': field.name, 'default': default, 'help': text() if callable(text) else text}
         if kind is bool and not many:
             kwargs['action'] = argparse.BooleanOptionalAction
         else:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from .arch import BicubicModel, SRModel
 from .checkpoint import DEFAULT_PRETRAINED, PRETRAINED, load_pretrained, load_trained
-from .runtime import load_onnx_model, load_tflite_model
+from .runtime import load_onnx_model, load_stablehlo_model, load_tflite_model
 
 # %% auto #0
 __all__ = ['load_model']
 
 # %% ../nbs/08a_resolve.ipynb #4bdbe406
 def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | None = None) -> SRModel:
-    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx/.tflite path."
+    "The model that `spec` names: 'bicubic', 'pretrained', 'pretrained:NAME' or a run/checkpoint/.npz/.onnx/.tflite/.stablehlo path."
     text = str(spec)
     if text == 'bicubic': return BicubicModel(int(scale or 2))
     if text == 'pretrained' or text.startswith('pretrained:'):
@@ -34,9 +34,11 @@ def load_model(spec: str | os.PathLike, scale: int | None = None, step: int | No
             return load_onnx_model(path, scale=scale)
         if path.suffix.lower() == '.tflite':  # an exported network, run by LiteRT (optional extra)
             return load_tflite_model(path, scale=scale)
+        if path.suffix.lower() == '.stablehlo':  # an exported jax.export program, run by JAX
+            return load_stablehlo_model(path, scale=scale)
         if not path.exists():
             raise FileNotFoundError(f"--model {text!r} is not 'bicubic', 'pretrained', 'pretrained:NAME' (available: "
-                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint, .npz, .onnx or .tflite model file")
+                                    f"{', '.join(PRETRAINED)}) or an existing run folder, checkpoint, .npz model file, or .onnx, .tflite or .stablehlo file")
         return load_trained(path, scale=scale, step=step)
     if scale is not None and model.scale != int(scale):
         raise ValueError(f'{text} is a x{model.scale} model, but x{scale} was asked for')

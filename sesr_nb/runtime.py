@@ -4,7 +4,7 @@
 
 # %% ../nbs/20a_runtime.ipynb #31625f85
 from __future__ import annotations
-import importlib, json, os, threading
+import contextlib, importlib, json, os, sys, threading
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,9 @@ import numpy as np
 from .arch import TrainedModel, config_from_record
 
 # %% auto #0
-__all__ = ['INSTALL_HINT', 'METADATA_KEY', 'TFLITE_METADATA', 'require_onnx', 'require_litert', 'available_cores',
-           'read_onnx_metadata', 'ExportedModel', 'OnnxModel', 'load_onnx_model', 'read_tflite_metadata', 'TFLiteModel',
-           'load_tflite_model']
+__all__ = ['INSTALL_HINT', 'METADATA_KEY', 'TFLITE_METADATA', 'require_onnx', 'require_litert', 'quiet_native_stderr',
+           'file_error', 'available_cores', 'read_onnx_metadata', 'ExportedModel', 'OnnxModel', 'load_onnx_model',
+           'read_tflite_metadata', 'TFLiteModel', 'load_tflite_model', 'StableHLOModel', 'load_stablehlo_model']
 
 # %% ../nbs/20a_runtime.ipynb #bf0677fa
 INSTALL_HINT = 'pip install "sesr_nb[export]"'
@@ -37,34 +37,46 @@ def require_litert(module: str = 'ai_edge_litert.schema_py_generated'):
         raise ImportError(f'ai-edge-litert is needed for TFLite export and inference but is not installed: '
                           f'{INSTALL_HINT}') from err
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    "Silence what native code writes to stderr (file descriptor 2) meanwhile, e.g. LiteRT's INFO line about its delegate."
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as null: os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+def file_error(suffix: str, path: Path, why: str) -> ValueError:
+    "The ValueError for an unusable exported file: what is wrong with `path`, and how to make a good `suffix` file."
+    return ValueError(f'{path} {why}; export one with `sesr_nb export --model RUN --out model{suffix}`')
+
 # %% ../nbs/20a_runtime.ipynb #cf227953
 def available_cores() -> int:
     "CPU cores this process may run on (its affinity mask), else the machine's count."
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
-def _onnx_error(path: Path, why: str) -> ValueError:
-    "The ValueError for an unusable .onnx file: what is wrong with it, and how to make a good one."
-    return ValueError(f'{path} {why}; export one with `sesr_nb export --model RUN --out model.onnx`')
-
 def read_onnx_metadata(path: str | os.PathLike) -> tuple[dict, bytes]:
     "(the sesr_nb record, the file's bytes) of an .onnx file, with clear errors for a missing, foreign or damaged file."
     onnx = require_onnx('onnx')
     path = Path(path).expanduser()
     if not path.exists(): raise FileNotFoundError(f'no ONNX model at {path}')
-    if not path.is_file(): raise _onnx_error(path, 'is a folder, not an .onnx file')
+    if not path.is_file(): raise file_error('.onnx', path, 'is a folder, not an .onnx file')
     data = path.read_bytes()
     try: proto = onnx.load_from_string(data)
     except Exception as err:
-        raise _onnx_error(path, f'is not an ONNX model or is truncated ({type(err).__name__})') from err
+        raise file_error('.onnx', path, f'is not an ONNX model or is truncated ({type(err).__name__})') from err
     if not proto.graph.node or not proto.graph.input:
-        raise _onnx_error(path, 'is not an ONNX model (no graph in it)')
+        raise file_error('.onnx', path, 'is not an ONNX model (no graph in it)')
     found = {p.key: p.value for p in proto.metadata_props}
     if METADATA_KEY not in found:
-        raise _onnx_error(path, f'is an ONNX model but not one written by sesr_nb (no {METADATA_KEY!r} metadata: its '
+        raise file_error('.onnx', path, f'is an ONNX model but not one written by sesr_nb (no {METADATA_KEY!r} metadata: its '
                                 'architecture and scale are unknown)')
     try: record = json.loads(found[METADATA_KEY])
-    except json.JSONDecodeError as err: raise _onnx_error(path, f'has damaged sesr_nb metadata ({err})') from err
+    except json.JSONDecodeError as err: raise file_error('.onnx', path, f'has damaged sesr_nb metadata ({err})') from err
     return record, data
 
 class ExportedModel:
@@ -73,11 +85,11 @@ class ExportedModel:
     `sr_rgb`. A subclass reads its file and implements `forward` (NHWC Y batch in [0, 1] -> float32 numpy)."""
     runtime = 'exported'
 
-    def _set_record(self, path: Path, record: dict, error) -> None:
-        "Architecture, configuration, scale and name from the file's sesr_nb `record`; `error(path, why)` makes the ValueError."
+    def _set_record(self, path: Path, record: dict, suffix: str) -> None:
+        "Architecture, configuration, scale and name from the sesr_nb `record` of the `suffix` file at `path`."
         self.path, self.record = path, record
         try: self.arch, self.config = config_from_record(record)
-        except (KeyError, TypeError, ValueError) as err: raise error(path, f'has an unusable sesr_nb record ({err})') from err
+        except (KeyError, TypeError, ValueError) as err: raise file_error(suffix, path, f'has an unusable sesr_nb record ({err})') from err
         self.scale, self.int8 = int(self.config.scale), bool(record.get('int8'))
         self.name = f"{record.get('name') or self.config.name} [{self.runtime}{' int8' if self.int8 else ''}]"
 
@@ -111,12 +123,12 @@ class OnnxModel(ExportedModel):
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         ort = require_onnx('onnxruntime')
         record, data = read_onnx_metadata(path)
-        self._set_record(Path(path).expanduser(), record, _onnx_error)
+        self._set_record(Path(path).expanduser(), record, '.onnx')
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads or available_cores(), 1
         try: self.session = ort.InferenceSession(data, options, providers=['CPUExecutionProvider'])
         except Exception as err:
-            raise _onnx_error(self.path, f'cannot be run by onnxruntime ({str(err).splitlines()[0][:200]})') from err
+            raise file_error('.onnx', self.path, f'cannot be run by onnxruntime ({str(err).splitlines()[0][:200]})') from err
         self.input_name, self.output_name = self.session.get_inputs()[0].name, self.session.get_outputs()[0].name
 
     def forward(self, x_nhwc) -> np.ndarray:
@@ -131,27 +143,23 @@ def load_onnx_model(path: str | os.PathLike, scale: int | None = None, threads: 
     return OnnxModel(path, threads).check_scale(scale)
 
 # %% ../nbs/20a_runtime.ipynb #0f2baf27
-def _tflite_error(path: Path, why: str) -> ValueError:
-    "The ValueError for an unusable .tflite file: what is wrong with it, and how to make a good one."
-    return ValueError(f'{path} {why}; export one with `sesr_nb export --model RUN --out model.tflite`')
-
 def read_tflite_metadata(path: str | os.PathLike) -> tuple[dict, bytes]:
     "(the sesr_nb record, the file's bytes) of a .tflite file, with clear errors for a missing, foreign or damaged file."
     S = require_litert()
     path = Path(path).expanduser()
     if not path.exists(): raise FileNotFoundError(f'no TFLite model at {path}')
-    if not path.is_file(): raise _tflite_error(path, 'is a folder, not a .tflite file')
+    if not path.is_file(): raise file_error('.tflite', path, 'is a folder, not a .tflite file')
     data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b'TFL3': raise _tflite_error(path, 'is not a TFLite model (no TFL3 identifier)')
+    if len(data) < 8 or data[4:8] != b'TFL3': raise file_error('.tflite', path, 'is not a TFLite model (no TFL3 identifier)')
     try:
         model = S.Model.GetRootAs(data, 0)
         entries = {model.Metadata(i).Name().decode(): model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
         if TFLITE_METADATA not in entries:
-            raise _tflite_error(path, f'is a TFLite model but not one written by sesr_nb (no {TFLITE_METADATA!r} '
+            raise file_error('.tflite', path, f'is a TFLite model but not one written by sesr_nb (no {TFLITE_METADATA!r} '
                                       'metadata: its architecture and scale are unknown)')
         record = json.loads(model.Buffers(entries[TFLITE_METADATA]).DataAsNumpy().tobytes())
     except ValueError: raise
-    except Exception as err: raise _tflite_error(path, f'is truncated or damaged ({type(err).__name__})') from err
+    except Exception as err: raise file_error('.tflite', path, f'is truncated or damaged ({type(err).__name__})') from err
     return record, data
 
 class TFLiteModel(ExportedModel):
@@ -162,10 +170,10 @@ class TFLiteModel(ExportedModel):
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         interpreter = require_litert('ai_edge_litert.interpreter')
         record, data = read_tflite_metadata(path)
-        self._set_record(Path(path).expanduser(), record, _tflite_error)
+        self._set_record(Path(path).expanduser(), record, '.tflite')
         try: self.interpreter = interpreter.Interpreter(model_content=data, num_threads=threads or available_cores())
         except Exception as err:
-            raise _tflite_error(self.path, f'cannot be run by LiteRT ({str(err).splitlines()[0][:200]})') from err
+            raise file_error('.tflite', self.path, f'cannot be run by LiteRT ({str(err).splitlines()[0][:200]})') from err
         self.input_index = self.interpreter.get_input_details()[0]['index']
         self.output_index = self.interpreter.get_output_details()[0]['index']
         self.shape, self.lock = None, threading.Lock()
@@ -176,7 +184,8 @@ class TFLiteModel(ExportedModel):
         with self.lock:
             if x.shape != self.shape:
                 self.interpreter.resize_tensor_input(self.input_index, x.shape, strict=False)
-                self.interpreter.allocate_tensors()
+                with quiet_native_stderr():   # LiteRT prints an INFO line when it applies its XNNPACK delegate
+                    self.interpreter.allocate_tensors()
                 self.shape = x.shape
             self.interpreter.set_tensor(self.input_index, x)
             self.interpreter.invoke()
@@ -185,3 +194,47 @@ class TFLiteModel(ExportedModel):
 def load_tflite_model(path: str | os.PathLike, scale: int | None = None, threads: int | None = None) -> TFLiteModel:
     "A `TFLiteModel` from a .tflite file written by `export_tflite`; `scale` (optional) is checked."
     return TFLiteModel(path, threads).check_scale(scale)
+
+# %% ../nbs/20a_runtime.ipynb #4d24bf55
+class StableHLOModel(ExportedModel):
+    """A network exported as a portable StableHLO program (`sesr_nb export --out x.stablehlo`), run by JAX itself
+    (`jax.export.deserialize`), with the interface of `TrainedModel`. The program carries no sesr_nb record: its scale is
+    read from the shape it computes, its colour from its input planes, and, its receptive radius unknown, it runs on
+    whole images (the tiled upscaler then uses one window, which is exact)."""
+    runtime = 'stablehlo'
+    receptive_radius = 1 << 30   # unknown: "the whole image"
+
+    def __init__(self, path: str | os.PathLike):
+        from jax import export as jax_export   # JAX is imported only to run such a program
+        path = Path(path).expanduser()
+        if not path.exists(): raise FileNotFoundError(f'no StableHLO program at {path}')
+        if not path.is_file(): raise file_error('.stablehlo', path, 'is a folder, not a .stablehlo file')
+        try: self.exported = jax_export.deserialize(bytearray(path.read_bytes()))
+        except Exception as err:
+            raise file_error('.stablehlo', path, f'is not a jax.export program or is truncated ({type(err).__name__})') from err
+        shape = self.exported.in_avals[0].shape if self.exported.in_avals else ()
+        if len(shape) != 4 or shape[-1] not in (1, 3):
+            raise file_error('.stablehlo', path, f'takes inputs of shape {shape}, not an NHWC image batch (N, H, W, 1 or 3)')
+        self.channels = int(shape[-1])
+        probe = np.asarray(self.exported.call(np.zeros((1, 8, 8, self.channels), np.float32)))
+        self.path, self.record, self.int8, self.arch, self.config = path, {}, False, None, None
+        self.scale, self.color = probe.shape[1] // 8, 'rgb' if self.channels == 3 else 'y'
+        self.name = f'{path.stem} [stablehlo]'
+
+    def _input(self, x_nhwc) -> np.ndarray:
+        "The float32 NHWC batch the program takes, or a ValueError naming the expected shape."
+        x = np.ascontiguousarray(np.asarray(x_nhwc, np.float32))
+        if x.ndim != 4 or x.shape[-1] != self.channels:
+            raise ValueError(f'{self.name} expects an NHWC batch (N, H, W, {self.channels}) in [0, 1], got shape {x.shape}')
+        return x
+
+    def forward(self, x_nhwc) -> np.ndarray:
+        "The program on an NHWC batch in [0, 1] (one image at a time: it was exported for batch 1) -> float32 numpy."
+        x = self._input(x_nhwc)
+        return np.concatenate([np.asarray(self.exported.call(x[i:i + 1])) for i in range(x.shape[0])])
+
+    upscale_rgb = TrainedModel.upscale_rgb
+
+def load_stablehlo_model(path: str | os.PathLike, scale: int | None = None) -> StableHLOModel:
+    "A `StableHLOModel` from a .stablehlo file written by `sesr_nb export`; `scale` (optional) is checked."
+    return StableHLOModel(path).check_scale(scale)

@@ -172,10 +172,12 @@ def depth_to_space(x, scale: int, xp=jnp):
 
 # %% ../nbs/03e_smsr.ipynb #f3ebc3ad
 def smsr_forward(params: dict, x: jax.Array, config: SMSRConfig, masks: str = 'hard', key: jax.Array | None = None,
-                 tau: float | jax.Array = 1.0, clip: bool = True) -> tuple[jax.Array, dict]:
+                 tau: float | jax.Array = 1.0, clip: bool = True, example_ids: jax.Array | None = None) -> tuple[jax.Array, dict]:
     """SMSR on an NHWC RGB batch in [0, 1] -> ((N, sH, sW, 3), aux). `masks='soft'`: Gumbel-softmax masks at temperature
-    `tau` (noise from `key`; no noise when it is None); `'hard'`: 0/1 masks, the masked dense network. aux: 'density'
-    (n_smm,) the fraction of (layer, channel, position) outputs computed, and 'spatial' the spatial masks."""
+    `tau` (noise from `key`; no noise when it is None); `'hard'`: 0/1 masks, the masked dense network. With
+    `example_ids` (N,) each example's spatial noise is drawn from `key` folded with its id, so a batch split over devices
+    draws the noise the whole batch would. aux: 'density' (n_smm,) the fraction of (layer, channel, position) outputs
+    computed, and 'spatial' the spatial masks."""
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f'SMSR expects a 4-D batch (N, H, W, 3) of RGB images in [0, 1], got shape {x.shape}')
     if masks not in ('soft', 'hard'): raise ValueError(f"masks must be 'soft' or 'hard', got {masks!r}")
@@ -192,7 +194,11 @@ def smsr_forward(params: dict, x: jax.Array, config: SMSRConfig, masks: str = 'h
             sparse = hard_choice(p['ch_logits']) if 'ch_logits' in p else p['ch_sparse']
             ch = jnp.stack([1.0 - sparse, sparse], axis=-1)
         else:
-            spa = gumbel_softmax(logits, tau, keys[2 * i])[..., 1:]
+            if example_ids is not None and keys[2 * i] is not None:   # per example: independent of how the batch is split
+                noise = jax.vmap(lambda j, k=keys[2 * i]: jax.random.gumbel(jax.random.fold_in(k, j), logits.shape[1:],
+                                                                            logits.dtype))(example_ids)
+                spa = gumbel_softmax(logits + noise, tau)[..., 1:]
+            else: spa = gumbel_softmax(logits, tau, keys[2 * i])[..., 1:]
             ch = gumbel_softmax(p['ch_logits'], tau, keys[2 * i + 1])
         fea = smm_apply(p, fea, spa, ch, config)
         outs.append(fea)
@@ -217,7 +223,8 @@ def _apply(params: dict, x: jax.Array, config: SMSRConfig, mode: str = 'soft', c
     """Training-time forward of the interface: 'soft' (softmax masks at temperature 1 without Gumbel noise; the SMSR
     recipe itself trains with `smsr_loss`) or 'dense' (hard masks, the masked dense network)."""
     if mode not in ('soft', 'dense'): raise ValueError(f"unknown forward mode {mode!r}; SMSR has 'soft' and 'dense'")
-    return smsr_forward(params, x, config, 'soft' if mode == 'soft' else 'hard', clip=clip)[0]
+    params = jax.tree.map(lambda a: a.astype(x.dtype), params)   # a bfloat16 batch runs the network in bfloat16
+    return smsr_forward(params, x, config, 'soft' if mode == 'soft' else 'hard', clip=clip)[0].astype(x.dtype)
 
 def _deploy_apply(params: dict, x: jax.Array, config: SMSRConfig, backend: str | None = None, clip: bool = True) -> jax.Array:
     "Deploy-time forward in JAX: the masked dense network with hard masks (the sparse one is `sparse_apply`)."

@@ -18,9 +18,11 @@ __all__ = ['LAMBDA0', 'smsr_loss', 'smsr_schedule', 'smsr_objective']
 
 # %% ../nbs/03f_smsr_train.ipynb #c7f47221
 def smsr_loss(params: dict, lr: jax.Array, hr: jax.Array, config: SMSRConfig, key: jax.Array,
-              tau: float | jax.Array, lam: float | jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    "SMSR's training loss L1 + lam * density with Gumbel-softmax masks at temperature tau -> (loss, (l1, density))."
-    y, aux = smsr_forward(params, lr, config, 'soft', key=key, tau=tau, clip=False)
+              tau: float | jax.Array, lam: float | jax.Array, example_ids: jax.Array | None = None
+              ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    """SMSR's training loss L1 + lam * density with Gumbel-softmax masks at temperature tau -> (loss, (l1, density));
+    `example_ids` make the spatial noise per example (see `smsr_forward`)."""
+    y, aux = smsr_forward(params, lr, config, 'soft', key=key, tau=tau, clip=False, example_ids=example_ids)
     l1 = jnp.mean(jnp.abs(y - hr))
     density = aux['density'].mean()
     return l1 + lam * density, (l1, density)
@@ -37,13 +39,14 @@ def smsr_schedule(step: int, epoch_steps: float = 1000.0, lam0: float = LAMBDA0,
 def smsr_objective(config: SMSRConfig, train_config: Any = None, *, epoch_steps: float = 1000.0,
                    lam0: float = LAMBDA0, seed: int | None = None) -> Objective:
     """SMSR's objective for the training engine: `smsr_loss` with tau and lam from `smsr_schedule` at every step, the
-    Gumbel key the seed (default: `train_config.seed`, else 0) folded with the step; logs the L1 term and the density."""
+    Gumbel key the seed (default: `train_config.seed`, else 0) folded with the step, the spatial noise per example (the
+    batch's global 'index'); logs the L1 term and the density."""
     if not epoch_steps > 0: raise ValueError(f'epoch_steps must be > 0, got {epoch_steps}')
     seed = seed if seed is not None else getattr(train_config, 'seed', 0)
     base = jax.random.PRNGKey(seed)
     def loss(params, batch, aux):
         total, (l1, density) = smsr_loss(params, batch['lr'], batch['hr'], config, jax.random.fold_in(base, aux['step']),
-                                         aux['tau'], aux['lam'])
+                                         aux['tau'], aux['lam'], batch.get('index'))
         return total, {'l1': l1, 'density': density}
     def step_values(step: int) -> dict:
         tau, lam = smsr_schedule(step, epoch_steps, lam0)
