@@ -21,9 +21,13 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), cfg['license'])  # an SPDX expression
-dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-video_requirements = shlex.split(cfg.get('video_requirements', ''))  # pip install sesr_nb[video]: PyAV
-export_requirements = shlex.split(cfg.get('export_requirements', ''))  # pip install sesr_nb[export]: ONNX, LiteRT
+extras = {  # pip install "sesr_nb[NAME]"
+    'video': shlex.split(cfg.get('video_requirements', '')),    # PyAV
+    'export': shlex.split(cfg.get('export_requirements', '')),  # ONNX, onnxruntime, LiteRT
+    'div2k': shlex.split(cfg.get('div2k_requirements', '')),    # DIV2K through TensorFlow Datasets (+ grain, array_record)
+    'docs': shlex.split(cfg.get('docs_requirements', '')),      # nbdev + Sphinx/myst-nb site and its browser check
+}
+extras['dev'] = list(dict.fromkeys(sum(extras.values(), []) + shlex.split(cfg.get('dev_requirements', ''))))
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -38,7 +42,7 @@ setuptools.setup(
     packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),  # + data folders (weights)
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'video': video_requirements, 'export': export_requirements},
+    extras_require=extras,
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

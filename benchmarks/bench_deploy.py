@@ -40,8 +40,9 @@ def main() -> int:
     from sesr_nb.datasets import benchmark_data_dir
     from sesr_nb.evaluate import evaluate_model
     from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
-    from sesr_nb.onnx_export import export_onnx, load_onnx_model
-    from sesr_nb.tflite_export import export_tflite, load_tflite_model
+    from sesr_nb.onnx_export import export_onnx
+    from sesr_nb.runtime import load_onnx_model, load_tflite_model
+    from sesr_nb.tflite_export import export_tflite
     import ai_edge_litert
 
     lines = []

@@ -129,10 +129,11 @@ def main() -> int:
     from sesr_nb.evaluate import evaluate_model
     from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
     from sesr_nb.int8 import Int8Model, int8_backend, kernel_paths, quantize_int8
-    from sesr_nb.onnx_export import available_cores, export_onnx, load_onnx_model, numpy_tree
+    from sesr_nb.onnx_export import export_onnx, numpy_tree
     from sesr_nb.quant import integer_model
-    from sesr_nb.tflite_export import (TFLiteModel, export_tflite, load_tflite_model, quantize_for_tflite,
-                                       sesr_tflite_graph, tflite_metadata, xnnpack_partitions)
+    from sesr_nb.runtime import TFLiteModel, available_cores, load_onnx_model, load_tflite_model
+    from sesr_nb.tflite_export import (export_tflite, quantize_for_tflite, sesr_tflite_graph, tflite_metadata,
+                                       xnnpack_partitions)
 
     lines = []
     def say(text=''):

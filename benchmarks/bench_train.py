@@ -18,7 +18,7 @@ import numpy as np
 from sesr_nb.complexity import train_step_macs
 from sesr_nb.conv import conv_backend, tune_process
 from sesr_nb.models import PRESETS
-from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step
+from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step, pixel_objective
 
 from timing import sampler_patch_rate
 
@@ -29,14 +29,15 @@ def time_step(preset: str, scale: int, mode: str, backend: str, batch: int, patc
     cfg = TrainConfig(arch=preset, scale=scale, data=('skimage:train',), val=(), batch_size=batch, lr_patch=patch)
     tx = make_optimizer(cfg)
     state = initial_state(cfg, tx)
-    step = make_train_step(cfg.network()[1], tx, mode)
+    objective = pixel_objective(cfg.network()[1], mode)
+    step = make_train_step(objective, tx)
     rng = np.random.default_rng(0)
     lr = jnp.asarray(rng.random((batch, patch, patch, 1), np.float32))
     hr = jnp.asarray(rng.random((batch, patch * scale, patch * scale, 1), np.float32))
     times = []
     for i in range(reps + 2):
         t0 = time.perf_counter()
-        state, metrics = step(state, lr, hr)
+        state, metrics = step(state, {'lr': lr, 'hr': hr}, objective.aux(i))
         jax.block_until_ready(metrics)
         if i >= 2: times.append(time.perf_counter() - t0)
     macs = train_step_macs(cfg.network()[1], (patch, patch), batch, mode)

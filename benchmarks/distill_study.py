@@ -9,7 +9,10 @@ benchmarks/train_model_set.sh: T91@train + BSD200@train, batch 32 of 64x64 LR pa
 BSD200@holdout only; Set5/Set14 x2 and the holdout are scored once, at the end, as is the teacher.
 Writes benchmarks/results/distill_study.{json,md,png}. Finished arms are skipped on a rerun, an interrupted arm is
 resumed from its latest checkpoint. A teacher run folder still training is waited for (its `done` file) after the
-control arm, which needs no teacher.
+control arm, which needs no teacher. Every arm trains through the library's engine (`sesr_nb.distill.distill`, which
+runs `sesr_nb.train.train` with `distill_objective`; the plain arm is `train`'s own objective). An arm's `terms` are
+the loss terms (L1 to HR, KD, feature) that the engine logs: means over each logging window of training batches
+(committed studies before the engine recorded them at each validation on the run's first batch).
 
     nice -n 5 python benchmarks/distill_study.py --teacher /work/runs/m11_x2 --time-steps 10   # step times only
     nice -n 5 python benchmarks/distill_study.py --teacher /work/runs/m11_x2 --steps 2000
@@ -62,7 +65,7 @@ def plot(result: dict, path: Path) -> Path:
                 title='validation curves (star: chosen checkpoint)')
     axes[0].legend(fontsize=8)
     sets = ['Set5', 'Set14', 'BSD200@holdout']
-    arms = [a for a in result['arms'] if a != 'plain']
+    arms = [a for a in result['arms'] if a != 'plain'] if 'plain' in result['arms'] else []  # no control: no gains
     width = 0.8 / max(1, len(arms))
     for k, arm in enumerate(arms):
         d = [result['arms'][arm]['test'][s]['psnr'] - result['arms']['plain']['test'][s]['psnr'] for s in sets]
@@ -98,10 +101,23 @@ def markdown(result: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def arm_objective(arm: str, cfg, teacher, alpha: float, beta: float):
+    "The objective an arm trains (as `sesr_nb.distill.distill` builds it): the plain control is `train`'s own."
+    from sesr_nb.distill import distill_objective
+    from sesr_nb.train import default_objective
+    if arm == 'plain': return default_objective(cfg)
+    return distill_objective(cfg.network()[1], teacher.params, teacher.config, arm, alpha, beta)
+
+
+def loss_terms(records) -> list[dict]:
+    "The distillation loss terms the engine logged (`term_*`, means over each logging window), one row per log record."
+    return [{'step': r['step'], **{k[len('term_'):]: round(float(v), 6) for k, v in r.items() if k.startswith('term_')}}
+            for r in records if 'term_hr' in r]
+
+
 def time_arms(args, cfg, teacher) -> dict:
     "Median seconds per step of every arm on fixed random batches of the recipe's shape."
     import jax, jax.numpy as jnp, numpy as np
-    from sesr_nb.distill import distill_loss_fn
     from sesr_nb.train import initial_state, make_optimizer, make_train_step
     arch, config = cfg.network()
     s = cfg.scale
@@ -109,17 +125,18 @@ def time_arms(args, cfg, teacher) -> dict:
     lr = jnp.asarray(rng.random((cfg.batch_size, cfg.lr_patch, cfg.lr_patch, 1), np.float32))
     hr = jnp.asarray(rng.random((cfg.batch_size, s * cfg.lr_patch, s * cfg.lr_patch, 1), np.float32))
     out = {}
+    batch = {'lr': lr, 'hr': hr}
     for arm in args.arms:
         tx = make_optimizer(cfg, args.steps)
-        step = make_train_step(config, tx, loss_fn=distill_loss_fn(config, teacher.params, teacher.config, arm,
-                                                                    args.alpha, args.beta))
+        objective = arm_objective(arm, cfg, teacher, args.alpha, args.beta)
+        step = make_train_step(objective, tx)
         state = initial_state(cfg, tx)
-        for _ in range(2): state, m = step(state, lr, hr)
+        for i in range(2): state, m = step(state, batch, objective.aux(i))
         jax.block_until_ready(m)
         times = []
-        for _ in range(args.time_steps):
+        for i in range(args.time_steps):
             t0 = time.perf_counter()
-            state, m = step(state, lr, hr)
+            state, m = step(state, batch, objective.aux(2 + i))
             jax.block_until_ready(m)
             times.append(time.perf_counter() - t0)
         out[arm] = float(np.median(times))
@@ -188,13 +205,13 @@ def main(argv=None) -> int:
         summary = distill(args.teacher if arm != 'plain' else None, cfg, run, arm, args.alpha, args.beta,
                           resume=(run / 'checkpoints').is_dir(), progress=True)
         seconds = time.perf_counter() - t0
-        rates = [r['steps_per_sec'] for r in read_jsonl(run / 'metrics.jsonl') if 'steps_per_sec' in r]
-        terms = [r for r in read_jsonl(run / 'metrics.jsonl') if 'terms' in r]
+        records = read_jsonl(run / 'metrics.jsonl')
+        rates = [r['steps_per_sec'] for r in records if 'steps_per_sec' in r]
         model = load_model_file(run / 'model.npz')
         study['arms'][arm] = {'best_step': summary['best_step'], 'best_val_psnr': summary['best_val_psnr'],
                               'curve': summary['curve'], 'test': scores(model), 'wall_seconds': round(seconds, 1),
                               'seconds_per_step': 1 / float(np.median(rates[1:] or rates)) if rates else None,  # 1st window: compile
-                              'terms': [{'step': r['step'], **r['terms']} for r in terms], 'workdir': str(run)}
+                              'terms': loss_terms(records), 'workdir': str(run)}
         write_json_atomic(state_path, study)
         print(f"{arm}: best step {summary['best_step']}, " +
               ', '.join(f"{k} {v['psnr']:.2f}" for k, v in study['arms'][arm]['test'].items()), file=sys.stderr)

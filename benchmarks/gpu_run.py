@@ -500,7 +500,7 @@ def child_throughput(spec: dict) -> None:
     import jax, jax.numpy as jnp, numpy as np
     from concurrent.futures import ThreadPoolExecutor, wait
     from sesr_nb.complexity import train_step_macs
-    from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step
+    from sesr_nb.train import TrainConfig, default_objective, initial_state, make_optimizer, make_train_step
     deadline, result_path = spec['deadline'], Path(spec['result'])
     levels = lambda r: (r['batch_i'] + r['dtype_i'] + r['mode_i'], r['batch_i'], r['mode_i'], r['dtype_i'], r['preset_i'])
     rows = [{'preset': p, 'scale': spec['scale'], 'mode': m, 'dtype': d, 'batch': b, 'patch': spec['patch'],
@@ -524,27 +524,29 @@ def child_throughput(spec: dict) -> None:
                           lr_patch=row['patch'], mode=row['mode'], compute_dtype=row['dtype'])
         tx = make_optimizer(cfg)
         state = initial_state(cfg, tx)
-        step = make_train_step(cfg.network()[1], tx, cfg.mode, jnp.dtype(cfg.compute_dtype))
+        objective = default_objective(cfg)
+        step = make_train_step(objective, tx)
         rng = np.random.default_rng(0)
         b, p, s = row['batch'], row['patch'], row['scale']
-        lr = jnp.asarray(rng.random((b, p, p, 1), np.float32))
-        hr = jnp.asarray(rng.random((b, p * s, p * s, 1), np.float32))
-        compiled = step.lower(state, lr, hr).compile()
+        batch = {'lr': jnp.asarray(rng.random((b, p, p, 1), np.float32)),
+                 'hr': jnp.asarray(rng.random((b, p * s, p * s, 1), np.float32))}
+        aux = {k: jnp.asarray(v) for k, v in objective.aux(0).items()}
+        compiled = step.lower(state, batch, aux).compile()
         row['gmacs_per_step'] = round(train_step_macs(cfg.network()[1], (p, p), b, row['mode']) / 1e9, 3)
-        return compiled, state, lr, hr, time.perf_counter() - t
+        return compiled, state, batch, aux, time.perf_counter() - t
 
-    def measure(row, compiled, state, lr, hr):
-        state, m = compiled(state, lr, hr)
+    def measure(row, compiled, state, batch, aux):
+        state, m = compiled(state, batch, aux)
         jax.block_until_ready(m)
         t = time.perf_counter()
-        state, m = compiled(state, lr, hr)
+        state, m = compiled(state, batch, aux)
         jax.block_until_ready(m)
         one = time.perf_counter() - t
         n = max(1, min(2000, int(0.1 / max(one, 1e-6))))   # rounds of ~0.1 s: launch gaps included, sync cost amortised
         per, stop = [], time.perf_counter() + spec['config_seconds']
         while len(per) < 9 and (len(per) < 3 or time.perf_counter() < stop) and time.time() < deadline:
             t = time.perf_counter()
-            for _ in range(n): state, m = compiled(state, lr, hr)
+            for _ in range(n): state, m = compiled(state, batch, aux)
             jax.block_until_ready(m)
             per.append((time.perf_counter() - t) / n)
         if not per: return False
@@ -572,13 +574,13 @@ def child_throughput(spec: dict) -> None:
                 if f.exception() is not None:
                     r.update(status='error', error=f'{type(f.exception()).__name__}: {str(f.exception())[:300]}')
                     continue
-                compiled, state, lr, hr, compile_s = f.result()
+                compiled, state, batch, aux, compile_s = f.result()
                 r['compile_s'] = round(compile_s, 2)
                 try:
-                    if not measure(r, compiled, state, lr, hr): r.update(status='skipped', reason='deadline')
+                    if not measure(r, compiled, state, batch, aux): r.update(status='skipped', reason='deadline')
                 except Exception as err:
                     r.update(status='error', error=f'{type(err).__name__}: {str(err)[:300]}')
-                del compiled, state, lr, hr
+                del compiled, state, batch, aux
                 save()
         for r in rows:
             if r['status'] == 'pending': r.update(status='skipped', reason='time budget spent')

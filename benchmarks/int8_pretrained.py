@@ -40,7 +40,8 @@ def main() -> int:
     from sesr_nb.evaluate import evaluate_model
     from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
     from sesr_nb.int8 import Int8Model, pretrained_int8_path, save_int8_model
-    from sesr_nb.quant import QuantConfig, calibrate, calibration_patches, finetune, quant_apply, training_sampler
+    from sesr_nb.qat import finetune, training_sampler
+    from sesr_nb.quant import QuantConfig, calibrate, calibration_patches, quant_apply
 
     data = benchmark_data_dir()
     if data is None: raise SystemExit('the benchmark images are needed: set SESR_NB_DATA (T91, BSD200, Set5, Set14)')

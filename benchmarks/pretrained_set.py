@@ -17,14 +17,20 @@ from sesr_nb.arch import BicubicModel
 from sesr_nb.checkpoint import PRETRAINED, load_pretrained, load_train_params, load_trained, read_model_header, save_model_file
 from sesr_nb.evaluate import evaluate_model
 from sesr_nb.fileio import markdown_table, read_jsonl, write_json_atomic
+from sesr_nb.published import published
 from sesr_nb.viz import ModelPoint, efficiency_figure, plot_training_curves, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results'
 WEIGHTS = ROOT / 'sesr_nb' / 'weights'
 # Table 2 (x2) of Bhardwaj et al., MLSys 2022: Set5 / Set14 PSNR after 300 DIV2K epochs
-PAPER = {('M3', 2): (37.21, 32.70), ('M5', 2): (37.39, 32.84), ('M11', 2): (37.58, 33.03)}
 OUTPUT_HW = (720, 1280)
+
+
+def paper_scores(preset: str, scale: int) -> tuple[float, float] | None:
+    "The SESR paper's Set5 / Set14 PSNR of `preset` at `scale` (nbs/06a_published), or None."
+    paper = published(f'SESR-{preset}', scale)
+    return (paper.set5, paper.set14) if paper and paper.set5 else None
 
 
 def ship(run: Path) -> Path:
@@ -75,7 +81,7 @@ def table(data: Path) -> list[dict]:
                 row.update(params=int(cost['deploy_params']), gmacs_720p=round(cost['macs'] / 1e9, 2),
                            steps=header.get('recipe', {}).get('steps'), selected_on=selected_on(header),
                            file_kb=round(model_file(row['model']).stat().st_size / 1024, 1),
-                           paper=PAPER.get((model.config.preset, scale)))
+                           paper=paper_scores(model.config.preset, scale))
             rows.append(row)
             print(row)
     return rows
@@ -104,17 +110,16 @@ def render(rows: list[dict]) -> str:
 
 
 def efficiency_points(rows: list[dict], dataset: str = 'Set14') -> list[ModelPoint]:
-    "Our measured x2 networks for the PSNR-vs-MACs plot: the shipped models and the zoo runs (zoo_results.json)."
+    "Our measured x2 networks for the PSNR-vs-MACs plot: the shipped models and the zoo's runs (the one zoo table, zoo_table.json)."
     points = [ModelPoint(f"{r['label']} (ours)", r[dataset][0], r['gmacs_720p'] * 1e9, r['params'])
               for r in rows if r['scale'] == 2 and 'params' in r]
     shipped = {r['label'] for r in rows if r['scale'] == 2 and 'label' in r}
-    zoo = RESULTS / 'zoo_results.json'
-    for run in (json.loads(zoo.read_text())['runs'] if zoo.exists() else []):
-        if run['model'].startswith('SESR') or dataset not in run or not run['run'].endswith('_x2'): continue
-        if run['model'].split()[0] in shipped: continue   # shipped: already a point
-        macs = run.get('GMACs 720p, deconv on HR grid') or run['GMACs 720p']   # the count the literature uses
-        points.append(ModelPoint(f"{run['model'].split()[0]} (ours, {run['steps']} steps)", float(run[dataset].split('/')[0]),
-                                 macs * 1e9, run['deploy params']))
+    zoo = RESULTS / 'zoo_table.json'
+    for run in (json.loads(zoo.read_text())['rows'] if zoo.exists() else []):
+        name = run['model'].split()[0]
+        if run['scale'] != 2 or run['arch'] == 'sesr' or f'{dataset}_psnr' not in run or name in shipped: continue
+        points.append(ModelPoint(f"{name} (ours, {run['steps']} steps)", run[f'{dataset}_psnr'], run['gmacs'] * 1e9,
+                                 run['params']))
     return points
 
 

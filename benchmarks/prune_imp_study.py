@@ -10,11 +10,17 @@ Checkpoints are chosen on centre crops of held-out training images; final scores
 border). Writes benchmarks/results/prune_imp.json, prune_imp.png and prune_imp_masks.png. `--resume` continues an interrupted study;
 `--deadline MINUTES` skips the controls that would start after that much wall time (they are listed as skipped).
 
+The held-out split is this study's own, not the library's one hold-out rule (`sesr_nb.datasets.in_holdout`, dataset
+specs SET@train / SET@holdout): the committed results drew `--holdout` random images of T91+BSD200 (numpy's generator
+seeded [seed, 7], the former `sesr_nb.prune.split_holdout`), and `study_data` rebuilds exactly that split so that the
+committed table reproduces; the held-out image names are written into the results JSON. The library trains through
+`imp(cfg, workdir, data=PruneData(...))` and `train_masked`, on this study's sampler and crops.
+
     nice python benchmarks/prune_imp_study.py --steps 500 --deadline 40   # ~45 min on two busy cores
     python benchmarks/prune_imp_study.py --plot-only                  # redraw the figure from the JSON
 """
 from __future__ import annotations
-import argparse, json, os, sys, tempfile, time
+import argparse, dataclasses, json, os, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +37,10 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--lr-patch', type=int, default=48)
     p.add_argument('--lr', type=float, default=5e-4)
-    p.add_argument('--holdout', type=int, default=20, help='training images held out for checkpoint choice')
+    p.add_argument('--holdout', type=int, default=20, help='training images held out for checkpoint choice (drawn at '
+                   'random with the seed, as in the committed study; 0: keep the last weights)')
+    p.add_argument('--val-crop', type=int, default=64, help='LR side of the centre crops of the held-out images '
+                   '(at most --lr-patch)')
     p.add_argument('--reinit-rounds', type=int, nargs='*', default=None, help='IMP rounds whose masks get control (b) '
                    '(default: the last, 3, 1, 5)')
     p.add_argument('--oneshot-rounds', type=int, nargs='*', default=None, help='IMP rounds whose sparsity gets control '
@@ -42,6 +51,57 @@ def parse_args(argv=None):
     p.add_argument('--deadline', type=float, default=None, help='minutes of wall time after which no control starts')
     p.add_argument('--plot-only', action='store_true')
     return p.parse_args(argv)
+
+
+def committed_split(sets, holdout: int, seed: int = 0):
+    """The committed study's held-out split: `holdout` images drawn with numpy's generator seeded [seed, 7] over the
+    concatenated pairs of `sets` (the former `sesr_nb.prune.split_holdout`). Returns (training sets without them, the
+    held-out pairs as [(set name, pair)] in draw-index order)."""
+    import numpy as np
+    jobs = [(d, i) for d in sets for i in range(len(d))]
+    if not 0 <= holdout < len(jobs):
+        raise ValueError(f'cannot hold out {holdout} of {len(jobs)} training images; use 0 <= --holdout < {len(jobs)}')
+    chosen = set(np.random.default_rng([seed, 7]).choice(len(jobs), holdout, replace=False).tolist()) if holdout else set()
+    train, offset = [], 0
+    for d in sets:
+        train.append(dataclasses.replace(d, pairs=[d[i] for i in range(len(d)) if offset + i not in chosen]))
+        offset += len(d)
+    held = [(d.name, d[i]) for j, (d, i) in enumerate(jobs) if j in chosen]
+    return [d for d in train if len(d)], held
+
+
+def centre_crops(held, scale: int, crop: int):
+    """One fixed centre crop (LR `crop` x `crop`, HR `scale` times that) of every held-out pair with an LR side of at
+    least `crop`, as a PairedDataset: what the committed study scored to choose checkpoints (one compiled shape instead
+    of one per image size; Y on 8-bit levels, `scale` pixels shaved, through the evaluation harness)."""
+    from sesr_nb.datasets import ImagePair, PairedDataset
+    pairs = []
+    for set_name, pair in held:
+        h, w = pair.lr.shape[:2]
+        if min(h, w) < crop: continue
+        y, x = (h - crop) // 2, (w - crop) // 2
+        pairs.append(ImagePair(f'{set_name}/{pair.name}', pair.lr[y:y + crop, x:x + crop],
+                               pair.hr[scale * y:scale * (y + crop), scale * x:scale * (x + crop)]))
+    if not pairs: raise ValueError(f'no held-out image has an LR side of {crop}; use a smaller --val-crop')
+    return PairedDataset('holdout', scale, tuple(pairs), f'centre crops ({crop}x{crop} LR) of held-out training images')
+
+
+def study_data(cfg, holdout: int, val_crop: int):
+    """The study's PruneData (the patch sampler over the training sets minus the committed held-out split, the centre
+    crops of the held-out images as the one validation set, the test sets) and the split's record for the JSON."""
+    from sesr_nb.datasets import load_dataset
+    from sesr_nb.prune import PruneData
+    from sesr_nb.sampler import PatchSampler, training_images
+    sets = [load_dataset(spec, cfg.scale, min_lr_size=cfg.lr_patch) for spec in cfg.data]
+    train_sets, held = committed_split(sets, holdout, cfg.seed)
+    sampler = PatchSampler(training_images(train_sets, cfg.lr_patch), cfg.sampler_config())
+    crop = min(val_crop, cfg.lr_patch)
+    val_sets = (centre_crops(held, cfg.scale, crop),) if held else ()
+    record = {'rule': 'numpy default_rng([seed, 7]).choice(len(pairs), holdout, replace=False) over the concatenated '
+                      'pairs of the training sets (loaded with min_lr_size = lr_patch), in the order of --data',
+              'seed': cfg.seed, 'count': len(held), 'val_crop': crop, 'images': [f'{n}/{p.name}' for n, p in held],
+              'training_images': sum(len(d) for d in train_sets)}
+    return PruneData(sampler, val_sets, tuple(load_dataset(spec, cfg.scale) for spec in cfg.test)), record
 
 
 def plot(result: dict, path: Path) -> Path:
@@ -128,11 +188,12 @@ def main(argv=None) -> int:
     from tqdm.auto import tqdm
     from sesr_nb.checkpoint import checkpoint_manager, restore_checkpoint, save_model_file
     from sesr_nb.fileio import write_json_atomic
-    from sesr_nb.prune import (PruneConfig, imp, magnitude_mask, mask_from_record, masked_model, prepare_data,
-                               sparsity, test_scores, train_masked)
+    from sesr_nb.prune import (PruneConfig, imp, magnitude_mask, mask_from_record, masked_model, sparsity,
+                               test_scores, train_masked)
     from sesr_nb.train import TrainState, make_optimizer
 
-    cfg = PruneConfig(arch='M3', scale=2, data=(str(DATA / 'T91'), str(DATA / 'BSD200')), holdout=args.holdout,
+    # `data` names the sets the held-out images are drawn from; the training data is `study_data`'s split of them
+    cfg = PruneConfig(arch='M3', scale=2, data=(str(DATA / 'T91'), str(DATA / 'BSD200')), val=(),
                       test=(str(DATA / 'Set5'), str(DATA / 'Set14')), rounds=args.rounds, rate=args.rate,
                       steps=args.steps, rewind=args.rewind, batch_size=args.batch_size, lr_patch=args.lr_patch,
                       learning_rate=args.lr, seed=0)
@@ -140,8 +201,9 @@ def main(argv=None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     controls_path = workdir / 'controls.json'
     if not args.resume and controls_path.exists(): controls_path.unlink()
-    data = prepare_data(cfg)
-    print(f'{len(data.sampler.images)} training images, {data.validator.lr.shape[0]} held-out crops, '
+    data, split = study_data(cfg, args.holdout, args.val_crop)
+    held_crops = len(data.val_sets[0]) if data.val_sets else 0
+    print(f'{len(data.sampler.images)} training images, {held_crops} held-out crops, '
           f'N={cfg.steps}, k={cfg.rewind}, batch {cfg.batch_size} of {cfg.lr_patch}x{cfg.lr_patch}', file=sys.stderr)
     summary = imp(cfg, workdir / 'imp', resume=args.resume, progress=True, data=data)
     records = json.loads((workdir / 'imp' / 'rounds.json').read_text())
@@ -178,7 +240,7 @@ def main(argv=None) -> int:
         else:
             mask = magnitude_mask(cdense, None, target, cfg.scope)
             state, start = TrainState(jnp.asarray(cfg.rewind, jnp.int32), dense, tx.init(dense)), cfg.rewind
-        res = train_masked(state, mask, config, tx, data.sampler, start, cfg.steps, validator=data.validator,
+        res = train_masked(state, mask, config, tx, data.sampler, cfg.steps, val_sets=data.val_sets,
                            val_every=max(1, (cfg.steps - start) // 8), progress=True,
                            desc=f'{kind} at {100 * target:.1f}%')
         model = masked_model(config, res['best_params'], mask, name=f'{kind} {100 * target:.1f}%')
@@ -203,9 +265,10 @@ def main(argv=None) -> int:
                  'controls_run': sum(len(controls[k]) for k in ('reinit', 'oneshot'))})
     write_json_atomic(timing_path, runs)
     result = {
-        'title': (f"SESR-M3 x2, T91+BSD200 (minus {cfg.holdout} held out), N={cfg.steps} steps, rewind k={cfg.rewind}, "
+        'title': (f"SESR-M3 x2, T91+BSD200 (minus {split['count']} held out), N={cfg.steps} steps, rewind k={cfg.rewind}, "
                   f"batch {cfg.batch_size} of {cfg.lr_patch}x{cfg.lr_patch}, {100 * cfg.rate:g}%/round, global magnitude"),
-        'config': cfg.to_dict(), 'machine': machine,
+        'config': {**cfg.to_dict(), 'holdout': split['count'], 'val_crop': split['val_crop']}, 'holdout': split,
+        'machine': machine,
         'timing': {'runs': runs, 'wall_minutes': round(sum(r['wall_minutes'] for r in runs), 1),
                    'imp_minutes': round(sum(r['imp_minutes'] for r in runs), 1),
                    'mean_steps_per_sec': round(float(np.mean(steps_per_sec)), 3) if steps_per_sec else None},

@@ -7,14 +7,16 @@ protocol (Set5 and Set14 at the run's scale, Y PSNR/SSIM, border = scale, `sesr_
               MinMax over --calib training patches of T91@train + BSD200@train);
   QAT         N steps of quantisation-aware fine-tuning from the best checkpoint (fixed calibrated ranges), evaluated
               with those ranges and after recalibrating them;
-  control     the same N steps, learning rate, schedule and batches in fp32 (`loss_fn=None`), evaluated in fp32 and
+  control     the same N steps, learning rate, schedule and batches in fp32 (`objective=None`), evaluated in fp32 and
               after PTQ — so a QAT gain is not just extra training.
 The int8 models are also run in integer arithmetic (`sesr_nb.quant.integer_forward`) on Set5 as an independent check;
 when `sesr_nb.onnx_export` can export int8 models they are evaluated through onnxruntime too (else listed as skipped).
   QAT io      QAT through the full-integer graph (`QuantConfig(io=True)`: the network input and the residual sum are
               quantised too, as in the ONNX QDQ and TFLite int8 files); its control is `control + PTQ io`.
 The io arms are also exported to a full-integer .tflite file (`sesr_nb.tflite_export`) and evaluated by LiteRT.
-Writes benchmarks/results/quant_study.json and quant_study.md and prints the table. `--resume` keeps finished arms.
+Writes benchmarks/results/quant_study.json and quant_study.md and prints the table. `--resume` keeps finished arms;
+`--kinds` runs some of the fine-tunes only (e.g. `--kinds qat`). Every fine-tune goes through the library's engine
+(`sesr_nb.qat.finetune`, i.e. `train_segment`, with `qat_objective` or the fp32 pixel objective).
 
     nice -n 5 python benchmarks/quant_study.py --run /work/runs/m5_x2 --run /work/runs/m3_x2 --steps 600
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / 'shared' / 'data' if (ROOT.parent / 'shared' / 'data').is_dir() else Path('/work/shared/data')
 RESULTS = ROOT / 'benchmarks' / 'results'
+KINDS = ('qat', 'control', 'qat_iotrained')
 
 
 def parse_args(argv=None):
@@ -42,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument('--int-sets', nargs='*', default=['Set5'], help='test sets also run in integer arithmetic')
     p.add_argument('--out', default=str(RESULTS / 'quant_study'), help='output prefix (.json, .md)')
     p.add_argument('--resume', action='store_true', help='keep the arms already in the output JSON')
+    p.add_argument('--kinds', nargs='+', default=list(KINDS), choices=KINDS,
+                   help='fine-tunes to run: QAT, the fp32 control, QAT through the full-integer graph')
     p.add_argument('--no-onnx', action='store_true', help='skip the onnxruntime int8 evaluation')
     p.add_argument('--no-tflite', action='store_true', help='skip the LiteRT int8 evaluation')
     p.add_argument('--workdir', default=os.path.join(tempfile.gettempdir(), 'sesr_quant_study'), help='ONNX files')
@@ -68,8 +73,8 @@ def onnx_int8_hook(model, patches, sets, workdir: Path) -> dict:
     if importlib.util.find_spec('sesr_nb.onnx_export') is None:
         return {'skipped': 'sesr_nb.onnx_export does not exist'}
     try:
-        from sesr_nb.onnx_export import (load_onnx_model, onnx_graph, onnx_metadata, quantize_int8,
-                                         set_onnx_metadata)
+        from sesr_nb.onnx_export import onnx_graph, onnx_metadata, quantize_int8, set_onnx_metadata
+        from sesr_nb.runtime import load_onnx_model
         import onnxruntime  # noqa: F401
     except ImportError as err: return {'skipped': f'onnx export unavailable ({err})'}
     from sesr_nb.evaluate import evaluate_model
@@ -83,7 +88,8 @@ def onnx_int8_hook(model, patches, sets, workdir: Path) -> dict:
 def tflite_int8_hook(qmodel, sets, workdir: Path) -> dict:
     "Scores of the QuantizedModel `qmodel` (io=True) exported to a full-integer .tflite file and run by LiteRT."
     try:
-        from sesr_nb.tflite_export import export_tflite, load_tflite_model
+        from sesr_nb.runtime import load_tflite_model
+        from sesr_nb.tflite_export import export_tflite
         import ai_edge_litert.interpreter  # noqa: F401
     except ImportError as err: return {'skipped': f'tflite export unavailable ({err})'}
     from sesr_nb.evaluate import evaluate_model
@@ -120,8 +126,8 @@ def main(argv=None):
     from sesr_nb.checkpoint import load_train_params
     from sesr_nb.datasets import load_dataset
     from sesr_nb.evaluate import evaluate_model
-    from sesr_nb.quant import (QuantConfig, QuantizedModel, calibrate, calibration_patches, finetune, qat_loss_fn,
-                               quantize_ptq, training_sampler)
+    from sesr_nb.qat import finetune, qat_objective, training_sampler
+    from sesr_nb.quant import QuantConfig, QuantizedModel, calibrate, calibration_patches, quantize_ptq
 
     out_json, out_md = Path(args.out + '.json'), Path(args.out + '.md')
     out_json.parent.mkdir(parents=True, exist_ok=True)
@@ -189,13 +195,15 @@ def main(argv=None):
         needs = {'qat': ('qat', 'qat_recalibrated', 'qat_io', 'qat_weights_fp32'),
                  'control': ('control_fp32', 'control_ptq', 'control_ptq_io'), 'qat_iotrained': ('qat_iotrained',)}
         for kind, needed in needs.items():
+            if kind not in args.kinds: continue
             if all(k in arms for k in needed) and (kind != 'qat_iotrained' or args.no_tflite
                                                    or 'tflite_int8' in arms['qat_iotrained']):
                 print(f'  {kind} arms kept', flush=True); continue
-            loss_fn = {'qat': qat_loss_fn(config, spec), 'control': None,
-                       'qat_iotrained': qat_loss_fn(config, spec, QuantConfig(io=True))}[kind]
-            out = finetune(config, params, sampler, args.steps, args.lr, args.schedule, loss_fn, progress=True,
-                           desc=f'{name} {kind}')
+            objective = {'qat': lambda: qat_objective(config, spec), 'control': lambda: None,
+                         'qat_iotrained': lambda: qat_objective(config, spec, QuantConfig(io=True))}[kind]()
+            # a bar on a terminal; in a log the engine would print a line per step (finetune logs every step's loss)
+            out = finetune(config, params, sampler, args.steps, args.lr, args.schedule, objective,
+                           progress=sys.stderr.isatty(), desc=f'{name} {kind}')
             tuned = jax.device_get(arch.deploy(out['params'], config))
             info = {'finetune_seconds': round(out['seconds'], 1), 'seconds_per_step': round(out['seconds'] / args.steps, 4),
                     'loss_first50': float(np.mean(out['losses'][:50])), 'loss_last50': float(np.mean(out['losses'][-50:]))}

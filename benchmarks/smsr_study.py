@@ -13,6 +13,14 @@
 The paper's schedules are per epoch; `--schedule-epochs` maps its 1000 epochs onto `--steps` (one epoch =
 steps / schedule-epochs steps), so a short run walks the whole tau / lam / learning-rate schedule compressed.
 
+Training runs in the library's engine: `sesr_nb.train.fit` (the one loop) with `make_train_step` of
+`sesr_nb.smsr_train.smsr_objective` (tau, lam and the Gumbel key per step), Adam (`optimizer(..., kind='adam')`, optax's
+epsilon 1e-8) and the halving as the loop's per-step rate factor. The batches stay the study's own (`StudySampler`:
+random crops of random images from one numpy generator, as the committed runs drew them) and so does the evaluation
+(hard masks on BSD200@holdout, with density and mask statistics), run by the loop's validation hook, which also saves
+the resumable state. A run to fewer steps with the same steps per epoch (`--steps 150 --schedule-epochs 250`) walks
+the first stretch of the 600-step schedule.
+
 The paper's full recipe (DIV2K there; here the same data as every sesr_nb model), for a GPU:
 
     python benchmarks/smsr_study.py --channels 64 --steps 1000000 --schedule-epochs 1000 --batch-size 16 \\
@@ -28,20 +36,24 @@ cores (~25 min niced; LR patch 24, Adam 1e-3 constant, 600 steps, 720p timing on
     python benchmarks/smsr_study.py --plot-only                # redraw from the JSON
 """
 from __future__ import annotations
-import argparse, json, math, os, pickle, sys, time
+import argparse, contextlib, json, math, os, pickle, sys, time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import jax
 import jax.numpy as jnp
-from tqdm.auto import tqdm
+from jax.sharding import NamedSharding, PartitionSpec
 from sesr_nb.arch import BicubicModel
 from sesr_nb.color import quantize_uint8, rgb_to_y
 from sesr_nb.datasets import load_dataset
 from sesr_nb.metrics import sr_metrics
-from sesr_nb.smsr import (SMSRConfig, deploy_params, hard_choice, init_params, make_smsr_train_step,
-                          smsr_complexity, smsr_forward, smsr_optimizer, smsr_param_counts, smsr_schedule, sparse_apply)
-from sesr_nb.train import TrainState
+from sesr_nb.sampler import Batch
+from sesr_nb.smsr import (SMSRConfig, deploy_params, hard_choice, init_params, smsr_complexity, smsr_forward,
+                          smsr_param_counts)
+from sesr_nb.smsr_sparse import sparse_apply
+from sesr_nb.smsr_train import smsr_objective, smsr_schedule
+from sesr_nb.train import TrainState, data_mesh, fit, make_train_step, optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / 'shared' / 'data' if (ROOT.parent / 'shared' / 'data').is_dir() else Path('/work/shared/data')
@@ -64,7 +76,8 @@ def parse_args(argv=None):
                    'with L1 on 0-255 values, i.e. 0.1/255 on [0, 1])')
     p.add_argument('--data', nargs='+', default=[str(DATA / 'T91') + '@train', str(DATA / 'BSD200') + '@train'])
     p.add_argument('--val', default=str(DATA / 'BSD200') + '@holdout')
-    p.add_argument('--eval-every', type=int, default=150)
+    p.add_argument('--eval-every', type=int, default=150, help='steps between hold-out evaluations (0: none, e.g. '
+                   'to compare the training losses of a short run with a committed one)')
     p.add_argument('--log-every', type=int, default=10)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--frames', nargs='*', default=['720p'], help="output frames to time ('720p', '1080p')")
@@ -100,6 +113,28 @@ def sample_batch(images, args, rng):
     return np.stack(lrs).astype(np.float32) / 255, np.stack(hrs).astype(np.float32) / 255
 
 
+class StudySampler:
+    """The study's batches (`sample_batch`: one numpy generator seeded `args.seed`, drawn in sequence) behind the
+    engine's sampler interface: `stream(epoch, step)`, `steps_per_epoch` (the whole run counts as one epoch) and
+    `config.batch_size`. A stream that starts at step k replays the generator through the k batches before it."""
+
+    def __init__(self, images, args):
+        self.images, self.args = images, args
+        self.steps_per_epoch = args.steps
+        self.config = SimpleNamespace(batch_size=args.batch_size)
+
+    @contextlib.contextmanager
+    def stream(self, epoch: int = 0, step: int = 0):
+        start = epoch * self.steps_per_epoch + step
+        rng = np.random.default_rng(self.args.seed)
+        for _ in range(start): sample_batch(self.images, self.args, rng)
+        def batches():
+            for i in range(start, 1 << 62):
+                lr, hr = sample_batch(self.images, self.args, rng)
+                yield Batch(*divmod(i, self.steps_per_epoch), lr, hr)
+        yield batches()
+
+
 def evaluate(forward, params, val, scale):
     "Mean Y PSNR (border = scale) of the hard-mask network on `val`, its mean hard density and spatial activity."
     psnrs, dens, spa = [], [], []
@@ -117,58 +152,63 @@ def channel_sparsity(params, cfg):
 
 
 def train_part(args, cfg, workdir: Path, log):
-    "The training run (resumable from workdir/state.pkl) -> (params, record)."
+    """The training run through the engine's loop (`fit`), resumable from workdir/state.pkl (written at every
+    evaluation) -> (params, record)."""
     images = [pair for spec in args.data for pair in load_dataset(spec, args.scale)
               if min(pair.lr.shape[:2]) >= args.lr_patch]
     val = list(load_dataset(args.val, args.scale))
     epoch_steps = args.steps / args.schedule_epochs
-    tx = smsr_optimizer(args.lr, epoch_steps, args.halve_epochs)
-    step_fn = make_smsr_train_step(cfg, tx)
+    objective = smsr_objective(cfg, epoch_steps=epoch_steps, lam0=args.lam0, seed=args.seed)
+    tx = optimizer(args.lr, 'constant', kind='adam', eps=1e-8)  # optax.adam's epsilon, as the committed runs used
+    halve_steps = max(1, int(round(args.halve_epochs * epoch_steps)))  # the learning rate halves every halve_steps
     forward = jax.jit(lambda p, x: smsr_forward(p, x, cfg, 'hard'))
     state_file = workdir / 'state.pkl'
+
+    def evaluation(step, params):
+        psnr_v, dens_v, spa_v = evaluate(forward, params, val, args.scale)
+        record['eval'].append({'step': step, 'psnr': psnr_v, 'density_hard': dens_v, 'spatial_active': spa_v,
+                               'channel_sparse': channel_sparsity(params, cfg)})
+        log(f'step {step}: holdout PSNR {psnr_v:.3f} dB (bicubic {record["bicubic_psnr"]:.3f}), hard density '
+            f'{dens_v:.3f}, spatial active {np.round(spa_v, 3).tolist()}')
+
     if args.resume and state_file.exists():
         with open(state_file, 'rb') as f: saved = pickle.load(f)
-        state = TrainState(jnp.asarray(saved['step']), saved['params'], saved['opt_state'])
-        rng, record = saved['rng'], saved['record']
+        state = TrainState(jnp.asarray(saved['step'], jnp.int32), saved['params'], saved['opt_state'])
+        record = saved['record']
         log(f'resumed at step {int(saved["step"])}')
     else:
         params = init_params(cfg, args.seed)
         state = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
-        rng = np.random.default_rng(args.seed)
         bic = float(np.mean([sr_metrics(BicubicModel(args.scale).sr_y(p.lr), p.hr, args.scale)[0] for p in val]))
         record = {'train': [], 'eval': [], 'bicubic_psnr': bic, 'n_train_images': len(images), 'n_val_images': len(val),
                   'train_seconds': 0.0}
-    start = int(state.step)
+        if args.eval_every: evaluation(0, state.params)
     t0 = time.perf_counter()
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc='SMSR training', mininterval=5)
-    for step in bar:
-        if step % args.eval_every == 0 and not any(e['step'] == step for e in record['eval']):
-            psnr_v, dens_v, spa_v = evaluate(forward, state.params, val, args.scale)
-            record['eval'].append({'step': step, 'psnr': psnr_v, 'density_hard': dens_v, 'spatial_active': spa_v,
-                                   'channel_sparse': channel_sparsity(state.params, cfg)})
-            log(f'step {step}: holdout PSNR {psnr_v:.3f} dB (bicubic {record["bicubic_psnr"]:.3f}), hard density '
-                f'{dens_v:.3f}, spatial active {np.round(spa_v, 3).tolist()}')
-        tau, lam = smsr_schedule(step, epoch_steps, args.lam0)
-        lr, hr = sample_batch(images, args, rng)
-        key = jax.random.fold_in(jax.random.PRNGKey(args.seed), step)
-        state, m = step_fn(state, jnp.asarray(lr), jnp.asarray(hr), key, jnp.float32(tau), jnp.float32(lam))
-        if (step + 1) % args.log_every == 0:
-            row = {'step': step + 1, 'tau': tau, 'lam': lam, **{k: float(v) for k, v in m.items()}}
-            record['train'].append(row)
-            bar.set_postfix(l1=f"{row['l1']:.4f}", density=f"{row['density']:.3f}", tau=f'{tau:.2f}')
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            record['train_seconds'] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            with open(state_file.with_suffix('.tmp'), 'wb') as f:
-                pickle.dump({'step': step + 1, 'params': jax.device_get(state.params),
-                             'opt_state': jax.device_get(state.opt_state), 'rng': rng, 'record': record}, f)
-            os.replace(state_file.with_suffix('.tmp'), state_file)
-    if not any(e['step'] == args.steps for e in record['eval']):
-        psnr_v, dens_v, spa_v = evaluate(forward, state.params, val, args.scale)
-        record['eval'].append({'step': args.steps, 'psnr': psnr_v, 'density_hard': dens_v, 'spatial_active': spa_v,
-                               'channel_sparse': channel_sparsity(state.params, cfg)})
-        log(f'final: holdout PSNR {psnr_v:.3f} dB (bicubic {record["bicubic_psnr"]:.3f}), hard density {dens_v:.3f}')
-    return state.params, record
+
+    def log_row(rec):  # the loop's record: l1 and density are means over the logging window, loss the last step's
+        if 'loss' not in rec: return
+        tau, lam = smsr_schedule(rec['step'] - 1, epoch_steps, args.lam0)
+        record['train'].append({'step': rec['step'], 'tau': tau, 'lam': lam, 'loss': rec['loss'],
+                                'loss_mean': rec['loss_mean'], 'l1': rec['l1'], 'density': rec['density'],
+                                'grad_norm': rec['grad_norm']})
+
+    def on_validation(step, state):
+        nonlocal t0
+        record['train_seconds'] += time.perf_counter() - t0
+        if args.eval_every and not any(e['step'] == step for e in record['eval']): evaluation(step, state.params)
+        with open(state_file.with_suffix('.tmp'), 'wb') as f:
+            pickle.dump({'step': step, 'params': jax.device_get(state.params),
+                         'opt_state': jax.device_get(state.opt_state), 'record': record}, f)
+        os.replace(state_file.with_suffix('.tmp'), state_file)
+        t0 = time.perf_counter()
+        return False
+
+    mesh = data_mesh()
+    state = jax.device_put(jax.device_get(state), NamedSharding(mesh, PartitionSpec()))
+    done = fit(state, make_train_step(objective, tx, mesh), StudySampler(images, args), args.steps, objective=objective,
+               mesh=mesh, rate=lambda step: 0.5 ** (step // halve_steps), log=log_row, log_every=args.log_every,
+               val_every=args.eval_every, on_validation=on_validation, progress=True, desc='SMSR training')
+    return done.state.params, record
 
 
 def frame(args, out_hw):
@@ -254,7 +294,7 @@ def timing_synthetic(args, cfg, params, log, frame_name='720p'):
 def markdown(result: dict) -> str:
     "The short table of the study."
     tr, cfg = result['training'], result['config']
-    last = tr['eval'][-1]
+    last = tr['eval'][-1] if tr['eval'] else {'spatial_active': [], 'channel_sparse': []}
     lines = [f"# SMSR study ({result['title']})", '',
              '| step | holdout PSNR (dB) | bicubic (dB) | hard density | hard sparsity |', '|---|---|---|---|---|']
     for e in tr['eval']:

@@ -14,22 +14,12 @@ from __future__ import annotations
 import argparse, json, os, platform, statistics, sys, time
 from pathlib import Path
 
+from sesr_nb.published import published
+
 RESULTS = Path(__file__).resolve().parent / 'results'
 SESR_RUNS = ('m3_x2', 'm5_x2', 'm11_x2_b0', 'm3_x4', 'm5_x4', 'm11_x4')
 LR_HW = {2: (360, 640), 3: (240, 427), 4: (270, 480)}       # x2: 360p -> 720p; x4: 270p -> 1080p (the convention)
 FRAME_IN = {2: (1080, 1920), 3: (720, 1280), 4: (540, 960)}  # all -> 3840x2160
-# published Set5 / Set14 PSNR (Y) and where they come from; None: not published at that scale
-PUBLISHED = {
-    ('FSRCNN', 2): ((37.00, 32.63), 'Dong et al. ECCV 2016, as tabulated in CARN (ECCV 2018) Table 2; 91+100 images'),
-    ('FSRCNN', 4): ((30.72, 27.61), 'as tabulated by Mei et al. 2018 (arXiv 1810.01831); not cross-checked with the FSRCNN paper'),
-    ('ESPCN', 2): ((36.83, 32.40), 'as tabulated in SESR (MLSys 2022) Table 2; the ESPCN paper reports x3/x4 only'),
-    ('ESPCN', 4): (None, 'ESPCN paper: x4 on ImageNet-trained models only, not re-checked offline'),
-    ('SESR-M3', 2): ((37.21, 32.70), 'SESR (MLSys 2022) Table 2, 300 DIV2K epochs'),
-    ('SESR-M5', 2): ((37.39, 32.84), 'SESR (MLSys 2022) Table 2, 300 DIV2K epochs'),
-    ('SESR-M11', 2): ((37.58, 33.03), 'SESR (MLSys 2022) Table 2, 300 DIV2K epochs'),
-    ('ELSR', 4): (None, 'ELSR (arXiv 2208.14600) reports PSNR on the MAI 2022 video set (REDS), not Set5/Set14'),
-    ('SMSR', 2): (None, 'SMSR (CVPR 2021): 64 channels, DIV2K, 1000 epochs; its Set5/Set14 figures not re-checked offline'),
-}
 
 
 def discover(runs: Path, zoo: Path, extra: list[str]) -> dict[str, Path]:
@@ -102,14 +92,14 @@ def main(argv=None) -> int:
         cost = arch.complexity(config, LR_HW[s])
         sets = {r.name: r for r in evaluate_model(model, [load_dataset(data / n, s) for n in ('Set5', 'Set14')], s).sets}
         label = config.name.rsplit(' x', 1)[0] if config.preset != 'custom' else arch.name.upper()
-        published, source = PUBLISHED.get((label, s), (None, ''))
+        paper = published(label, s)   # the one table of published figures (nbs/06a_published)
         rows.append({'run': name, 'model': model.name if folder.suffix == '.npz' else config.name, 'arch': arch.name, 'scale': s, 'color': model_color(model),
                      'steps': cfg.get('steps'), 'init_from': Path(cfg['init_from']).name if cfg.get('init_from') else None,
                      'checkpoint_step': step, 'params': int(cost['deploy_params']),
                      'gmacs': round(cost['macs'] / 1e9, 3), 'macs_lr': list(LR_HW[s]),
                      **{f'{n}_psnr': round(sets[n].psnr, 3) for n in sets}, **{f'{n}_ssim': round(sets[n].ssim, 4) for n in sets},
-                     'published_set5': published and published[0], 'published_set14': published and published[1],
-                     'published_source': source})
+                     'published_set5': paper and paper.set5, 'published_set14': paper and paper.set14,
+                     'published_source': paper.source if paper else ''})
         models[name] = model
 
     timing = {}

@@ -78,7 +78,7 @@ def map_pairs(load: Callable[[Any], ImagePair], items: Sequence, names: Sequence
     for name, outcome in zip(names, outcomes):
         if isinstance(outcome, Exception):
             if not skip_bad: raise outcome
-            warnings.warn(f'skipping {name}: {outcome}', SkippedImageWarning, stacklevel=3)
+            warnings.warn(f'skipping {name}: {getattr(outcome, "reason", outcome)}', SkippedImageWarning, stacklevel=3)
             skipped.append(name)
         elif min(outcome.lr.shape[:2]) < min_lr_size:
             warnings.warn(f'skipping {name}: LR size {outcome.lr.shape[0]}x{outcome.lr.shape[1]} is smaller than '
@@ -176,7 +176,7 @@ def div2k_source(scale: int, split: str = 'train', *, data_dir: str | os.PathLik
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
-        raise RuntimeError('DIV2K needs tensorflow-datasets: pip install tensorflow-datasets array_record') from err
+        raise RuntimeError('DIV2K needs tensorflow-datasets and array_record: pip install "sesr_nb[div2k]"') from err
     name = f'div2k/bicubic_x{scale}'
     data_dir = None if data_dir is None else str(data_dir)
     try:

@@ -21,7 +21,11 @@ __all__ = ['IMAGE_EXTENSIONS', 'BadImageError', 'SkippedImageWarning', 'pil_to_u
 IMAGE_EXTENSIONS = ('.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff', '.ppm', '.pgm', '.webp')
 
 class BadImageError(ValueError):
-    "An image that cannot be used: unreadable, corrupt, too small, or inconsistent with its LR/HR partner."
+    """An image that cannot be used: unreadable, corrupt, too small, or inconsistent with its LR/HR partner. `reason`
+    is what is wrong; the message adds what to do (`advice`), which a caller that already skips bad images leaves out."""
+    def __init__(self, reason: str, advice: str = ''):
+        super().__init__(reason + advice)
+        self.reason, self.advice = reason, advice
 
 class SkippedImageWarning(UserWarning):
     "An image was skipped (unreadable with `skip_bad=True`, or smaller than the crop)."
@@ -57,7 +61,7 @@ def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], np.nd
             img.load()
             return convert(img)
     except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, struct/zlib errors … on bad files
-        raise BadImageError(f'cannot read image {path}: {err}. Check or replace the file{hint}') from err
+        raise BadImageError(f'cannot read image {path}: {err}', f'. Check or replace the file{hint}') from err
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     "Read an image file (PNG, BMP, JPEG, TIFF, …; gray, RGB, RGBA, palette, 16-bit) as uint8 HxWx3."

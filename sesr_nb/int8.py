@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .arch import TrainedModel
-from .checkpoint import load_model_file, pretrained_path, save_model_file
+from .checkpoint import load_model_file, pretrained_path, read_model_header, save_model_file
 from .conv import build_native_library
 from .quant import QuantConfig, QuantizedModel, calibrate_crops, conv_layers, integer_model
 
@@ -22,7 +22,7 @@ from .quant import QuantConfig, QuantizedModel, calibrate_crops, conv_layers, in
 __all__ = ['INT8_MAGIC', 'PAD', 'INT8_TARGETS', 'KERNEL_PATHS', 'INT8_RECORD', 'PackedNetwork', 'depth_to_space_offsets',
            'conv_taps', 'pack_network', 'int8_backend', 'kernel_paths', 'int8_forward', 'Int8Model', 'int8_record',
            'save_int8_model', 'int8_model_from_record', 'quantize_int8', 'export_int8', 'pretrained_int8_path',
-           'load_pretrained_int8']
+           'load_pretrained_int8', 'load_int8_model_file']
 
 # %% ../nbs/23_int8.ipynb #a671b98e
 INT8_MAGIC, PAD = 0x53453801, 2   # as in sesr_nb/csrc/int8_net.h
@@ -220,7 +220,7 @@ def save_int8_model(path: str | os.PathLike, model: QuantizedModel) -> Path:
     return save_model_file(path, model, extra={INT8_RECORD: int8_record(model)})
 
 def int8_model_from_record(model: TrainedModel, record: Mapping, source: str = 'the model file') -> Int8Model:
-    "The `Int8Model` of a float model and an int8 record (what `load_model_file` calls for an int8 model file)."
+    "The `Int8Model` of a float model and an int8 record (the `int8` entry of an int8 model file's header)."
     try:
         qconfig = QuantConfig(**record['qconfig'])
         spec = {layer: {role: np.asarray(r, np.float32) for role, r in roles.items()} for layer, roles in record['spec'].items()}
@@ -261,4 +261,12 @@ def load_pretrained_int8(preset: str = 'M3', scale: int = 2) -> Int8Model:
     if not path.exists():
         raise FileNotFoundError(f'no int8 variant of {preset} x{scale} ships with sesr_nb; make one with `sesr_nb export '
                                 f'--model pretrained:{preset}x{scale} --int8 --out m.npz`')
-    return load_model_file(path)
+    return load_int8_model_file(path)
+
+def load_int8_model_file(path: str | os.PathLike) -> Int8Model:
+    "An int8 model file (`export_int8`) as an `Int8Model`; a float model file is refused with what to do."
+    header = read_model_header(path)
+    if 'int8' not in header:
+        raise ValueError(f'{path} is a float model file, not an int8 one; make one with `sesr_nb export --model {path} '
+                         '--int8 --out m_int8.npz`')
+    return int8_model_from_record(load_model_file(path), header['int8'], str(path))

@@ -17,7 +17,7 @@ from skimage.color import rgb2ycbcr
 
 from sesr_nb.color import bicubic_downscale
 from sesr_nb.datasets import div2k_pairs, load_folder_pairs
-from sesr_nb.evaluate import PUBLISHED_BICUBIC
+from sesr_nb.published import PUBLISHED_BICUBIC
 from sesr_nb.fileio import write_bytes_atomic, write_image
 from sesr_nb.sampler import PatchSampler, SamplerConfig, TrainingImages, training_images
 

@@ -24,18 +24,19 @@ WORKER = textwrap.dedent(f'''
     import jax, jax.numpy as jnp
     from jax.sharding import NamedSharding, PartitionSpec as P
     from sesr_nb.models import init_params, sesr_config
-    from sesr_nb.train import TrainConfig, TrainState, data_mesh, make_optimizer, make_train_step, shard_batch
+    from sesr_nb.train import TrainConfig, TrainState, data_mesh, make_optimizer, make_train_step, pixel_objective, shard_batch
     config, tx, mesh = sesr_config('tiny', 2), make_optimizer(TrainConfig(learning_rate=1e-2)), data_mesh()
     params = init_params(config, 0)
     flat = lambda tree: np.concatenate([np.ravel(np.asarray(a)) for a in jax.tree.leaves(jax.device_get(tree))])
     init = flat(params)  # before the step donates (consumes) these buffers
     state = jax.device_put(TrainState(jnp.zeros((), jnp.int32), params, tx.init(params)), NamedSharding(mesh, P()))
-    step = make_train_step(config, tx, mesh=mesh)
+    objective = pixel_objective(config)
+    step = make_train_step(objective, tx, mesh=mesh)
     rng = np.random.default_rng(0)
     losses = []
     for _ in range({STEPS}):
         lr, hr = rng.random(({BATCH}, 12, 12, 1), np.float32), rng.random(({BATCH}, 24, 24, 1), np.float32)
-        state, metrics = step(state, shard_batch(mesh, lr), shard_batch(mesh, hr))
+        state, metrics = step(state, shard_batch(mesh, {{'lr': lr, 'hr': hr}}), objective.aux(len(losses)))
         losses.append(float(metrics['loss']))
     np.savez(f'{{args.out}}.{{jax.process_index()}}.npz', init=init, final=flat(state.params), losses=losses,
              devices=jax.device_count(), local_devices=jax.local_device_count(), processes=jax.process_count(),

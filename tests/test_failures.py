@@ -232,3 +232,161 @@ def test_folders_that_are_not_writable(run, photo, tmp_path):
             assert f'{folder} is not writable' in line and 'tmp' not in line.replace(str(tmp_path), ''), (name, line)
     finally:
         for folder in (locked, resumed / 'checkpoints'): folder.chmod(0o755)
+
+
+# --- the newcomer's path (issue: resume by folder, bad folders, help that matches, quiet output) ---------------------
+
+def test_resume_by_folder_alone(capsys, run, tmp_path):
+    "`--resume --workdir RUN` alone continues the recorded run; it used to compare with the defaults (-> M5) and refuse."
+    workdir = tmp_path / 'run'
+    shutil.copytree(run, workdir)
+    status, out, err = cli(capsys, 'train', '--workdir', workdir, '--resume', '--json')
+    assert status == 0, err
+    assert json.loads(out)['steps'] == 4                         # finished as recorded: nothing more to do
+    status, out, err = cli(capsys, 'train', '--workdir', workdir, '--resume', '--steps', '6', '--json')
+    assert status == 0, err
+    assert json.loads(out)['steps'] == 6                         # a longer constant-rate run extends it
+    recorded = json.loads((workdir / 'config.json').read_text())
+    assert (recorded['arch'], recorded['batch_size'], recorded['steps']) == ('tiny', 4, 6)
+    status, _, err = cli(capsys, 'train', '--workdir', workdir, '--resume', '--lr', '0.01', '--steps', '8')
+    assert status == 2 and '--lr 0.0005 -> 0.01' in one_error_line(err, 'train')   # typed flags are still compared
+
+
+def test_distill_resumes_by_folder_with_its_teacher(capsys, model_file, tmp_path):
+    "A distillation run resumed by folder keeps its recorded teacher and loss."
+    workdir = tmp_path / 'kd'
+    status, _, err = cli(capsys, 'distill', *TINY, '--steps', '2', '--teacher', model_file, '--variant', 'output',
+                         '--workdir', workdir)
+    assert status == 0, err
+    status, out, err = cli(capsys, 'distill', '--workdir', workdir, '--resume', '--steps', '4', '--json')
+    assert status == 0, err
+    summary = json.loads(out)
+    assert (summary['steps'], summary['variant'], summary['teacher']) == (4, 'output', str(model_file.resolve()))
+
+
+def test_truncated_image_stops_before_writing(capsys, tmp_path):
+    "A folder of good PNGs and one truncated PNG: nothing is written, and the message names the file and the way on."
+    from skimage import data
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for i in range(3): Image.fromarray(data.astronaut()[40 * i:40 * i + 32, :40]).save(folder / f'good{i}.png')
+    Image.fromarray(data.astronaut()[:64, :64]).save(folder / 'zcut.png')
+    whole = (folder / 'zcut.png').read_bytes()
+    (folder / 'zcut.png').write_bytes(whole[:len(whole) * 2 // 3])
+    status, _, err = cli(capsys, 'upscale', folder, '--model', 'bicubic', '--out', tmp_path / 'out')
+    assert status == 2
+    line = one_error_line(err, 'upscale')
+    assert 'zcut.png' in line and '--skip-bad' in line, line
+    assert not (tmp_path / 'out').exists() or not any((tmp_path / 'out').iterdir())
+    status, out, err = cli(capsys, 'upscale', folder, '--model', 'bicubic', '--out', tmp_path / 'out', '--skip-bad', '--json')
+    assert status == 0 and len(json.loads(out)['images']) == 3
+    assert [l for l in err.splitlines() if l.strip()] == [l for l in err.splitlines() if l.startswith('sesr_nb: warning: ')]
+
+
+def test_no_default_depends_on_the_working_directory():
+    "No flag of any command defaults to a path relative to where the command runs (slim's --data used to)."
+    from sesr_nb.cli import SUBCOMMANDS, subcommand_parser
+    for name in SUBCOMMANDS:
+        parser, _ = subcommand_parser(name)
+        for action in parser._actions:
+            values = action.default if isinstance(action.default, (list, tuple)) else [action.default]
+            for value in values:
+                assert not (isinstance(value, (str, Path)) and ('..' in str(value) or 'shared' in str(value))), \
+                    (name, action.dest, value)
+
+
+def test_help_matches_what_the_commands_do():
+    "--help names every form --model takes, every export format and every registered architecture."
+    from sesr_nb.arch import architectures
+    out = lambda *argv: subprocess.run(console_script() + list(argv), capture_output=True, text=True, timeout=300).stdout
+    top = out('--help')
+    assert all(word in top for word in ('distill', 'quantize', 'TFLite', 'StableHLO'))
+    for command in ('upscale', 'evaluate'):
+        assert all(kind in out(command, '--help') for kind in ('.onnx', '.tflite', '.stablehlo')), command
+    arch_help = out('train', '--help').replace('\n', ' ')
+    assert all(preset in arch_help for arch in architectures().values() for preset in arch.presets), arch_help
+
+
+def test_stablehlo_file_runs_as_a_model(capsys, photo, tmp_path):
+    "An exported .stablehlo program is a model like the others (it used to be refused as 'not an .npz archive')."
+    program = tmp_path / 'm.stablehlo'
+    assert cli(capsys, 'export', '--model', 'pretrained:M3x2', '--out', program)[0] == 0
+    status, out, err = cli(capsys, 'upscale', photo, '--model', program, '--out', tmp_path / 'out', '--json')
+    assert status == 0, err
+    reference = tmp_path / 'ref'
+    assert cli(capsys, 'upscale', photo, '--model', 'pretrained:M3x2', '--out', reference)[0] == 0
+    a, b = (np.asarray(Image.open(next(folder.iterdir()))) for folder in (tmp_path / 'out', reference))
+    assert np.abs(a.astype(int) - b).max() <= 1      # XLA's and the native kernels' float rounding
+
+
+def test_warnings_are_one_line(tmp_path):
+    "Skip warnings are `sesr_nb: warning: ...`, one line, without Python's source line or the API's skip_bad=True."
+    from skimage import data
+    folder = tmp_path / 'set'
+    folder.mkdir()
+    Image.fromarray(data.astronaut()[:64, :64]).save(folder / 'a.png')
+    (folder / 'b.png').write_bytes(b'not a png')
+    done = subprocess.run(console_script() + ['evaluate', '--model', 'bicubic', '--data', str(folder), '--skip-bad'],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [l for l in done.stderr.splitlines() if l.strip()]
+    assert lines and all(l.startswith('sesr_nb: warning: ') for l in lines), done.stderr
+    assert 'skip_bad=True' not in done.stderr and 'warnings.warn' not in done.stderr
+
+
+def test_litert_is_quiet(tmp_path):
+    "Running a .tflite model prints nothing of LiteRT's ('INFO: Created TensorFlow Lite XNNPACK delegate')."
+    pytest.importorskip('ai_edge_litert')
+    path = tmp_path / 'm.tflite'
+    assert subprocess.run(console_script() + ['export', '--model', 'pretrained:M3x2', '--out', str(path)],
+                          capture_output=True, timeout=300).returncode == 0
+    done = subprocess.run(console_script() + ['evaluate', '--model', str(path), '--data', 'skimage:eval'],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and 'INFO' not in done.stderr and not done.stderr.strip(), done.stderr
+
+
+def test_progress_in_a_log_is_plain_lines(tmp_path):
+    "train with stderr redirected to a file writes plain progress lines, no carriage-return bars."
+    done = subprocess.run(console_script() + ['train', *[a for a in TINY if a != '--no-progress'], '--steps', '4',
+                                              '--log-every', '2', '--workdir', str(tmp_path / 'run')],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert '\r' not in done.stderr and 'step 2/4' in done.stderr and 'step 4/4' in done.stderr, done.stderr
+
+
+def test_video_progress_has_no_empty_image_bar(tmp_path):
+    "`upscale clip.mp4 --progress` shows the video's bar only (it used to print an empty '0image' bar twice)."
+    av = pytest.importorskip('av')
+    clip = tmp_path / 'clip.mp4'
+    with av.open(str(clip), 'w') as out:
+        stream = out.add_stream('libx264', rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, 'yuv420p'
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 40 * i, np.uint8), format='rgb24')
+            for packet in stream.encode(frame): out.mux(packet)
+        for packet in stream.encode(): out.mux(packet)
+    done = subprocess.run(console_script() + ['upscale', str(clip), '--model', 'bicubic', '--out', str(tmp_path / 'o'),
+                                              '--progress'], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'image' not in done.stderr and 'frame' in done.stderr, done.stderr
+
+
+def test_compiled_programs_are_reused(photo, tmp_path):
+    "Upscaling writes JAX's compiled programs into the user's cache folder, where the next run finds them."
+    env = {**os.environ, 'SESR_NB_CACHE': str(tmp_path / 'cache'), 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
+    env.pop('JAX_COMPILATION_CACHE_DIR', None)   # every program is kept, so the second run compiles nothing new
+    argv = console_script() + ['upscale', str(photo), '--model', 'pretrained:M3x2', '--out', str(tmp_path / 'o'), '--overwrite']
+    assert subprocess.run(argv, env=env, capture_output=True, timeout=600).returncode == 0
+    cached = list((tmp_path / 'cache' / 'jax').iterdir())
+    assert cached, 'no compiled program was cached'
+    assert subprocess.run(argv, env=env, capture_output=True, timeout=600).returncode == 0
+    assert sorted(p.name for p in (tmp_path / 'cache' / 'jax').iterdir()) == sorted(p.name for p in cached)  # reused
+
+
+@pytest.mark.parametrize('argv', [['export', '--model', 'pretrained', '--out', 'x.npz', '--scale', '5'],
+                                  ['upscale', 'x.png', '--scale', '5'], ['evaluate', '--data', 'skimage:eval', '--scale', '5'],
+                                  ['train', '--workdir', 'w', '--scale', '5'], ['info', '--scale', '5']])
+def test_scale_is_2_3_or_4_everywhere(argv):
+    "--scale 5 gets one message from every command (export used to suggest a pretrained x5 model)."
+    done = subprocess.run(console_script() + argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and 'invalid choice: 5 (choose from 2, 3, 4)' in done.stderr, done.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sesr_nb.checkpoint import load_model
+from sesr_nb.resolve import load_model
 from sesr_nb.cli import main
 from sesr_nb.infer import upscale
 

@@ -6,18 +6,19 @@ import numpy as np
 
 STEPS = textwrap.dedent('''
     import json, jax, jax.numpy as jnp, numpy as np
-    from sesr_nb.train import TrainConfig, initial_state, make_optimizer, make_train_step, data_mesh, shard_batch
+    from sesr_nb.train import TrainConfig, default_objective, initial_state, make_optimizer, make_train_step, data_mesh, shard_batch
     cfg = TrainConfig(arch='tiny', data=('skimage:train',), val=(), learning_rate=1e-2)
     tx = make_optimizer(cfg)
     state = initial_state(cfg, tx)
     mesh = data_mesh()
-    step = make_train_step(cfg.network()[1], tx, 'collapsed', mesh=mesh)
+    objective = default_objective(cfg)
+    step = make_train_step(objective, tx, mesh=mesh)
     rng = np.random.default_rng(0)
     losses = []
     for _ in range(4):
         lr = rng.random((8, 16, 16, 1), np.float32)
         hr = np.repeat(np.repeat(lr, 2, 1), 2, 2) * 0.9
-        state, m = step(state, shard_batch(mesh, lr), shard_batch(mesh, hr))
+        state, m = step(state, shard_batch(mesh, {'lr': lr, 'hr': hr}), objective.aux(len(losses)))
         losses.append(float(m['loss']))
     leaf = np.asarray(jax.tree.leaves(state.params)[0]).ravel()[:8].tolist()
     print(json.dumps({'devices': jax.device_count(), 'losses': losses, 'leaf': leaf}))
@@ -79,7 +80,7 @@ def test_train_resume_evaluate_export(tmp_path):
     for suffix in ('npz', 'stablehlo'):
         out = json.loads(sesr_nb('export', '--model', tmp_path / 'run', '--out', tmp_path / f'm.{suffix}', '--json').stdout)
         assert out['bytes'] == (tmp_path / f'm.{suffix}').stat().st_size
-    from sesr_nb.checkpoint import load_model
+    from sesr_nb.resolve import load_model
     y = np.random.default_rng(0).random((9, 11), np.float32)
     np.testing.assert_array_equal(load_model(tmp_path / 'm.npz').upscale_y(y), load_model(tmp_path / 'run').upscale_y(y))
     again = sesr_nb('export', '--model', tmp_path / 'run', '--out', tmp_path / 'm.npz', check=False)

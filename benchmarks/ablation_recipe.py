@@ -1,0 +1,99 @@
+"""The one ablation table of the training recipe (nbs/09_train): every row is one change against its control, trained
+on the same data (T91@train + BSD200@train), seed and budget in the same study; the checkpoint of every run is its best
+on BSD200@holdout, and Set5/Set14 at that step are reported, never used to choose.
+
+Rows come from two studies: the 10,000-step one of benchmarks/ablation_recipe.sh (run folders, read here) and the
+2,000-step one of benchmarks/ablation_m5x2.sh (its committed summary, benchmarks/results/ablation_m5x2.json).
+    python benchmarks/ablation_recipe.py [--runs runs/ablation_recipe]
+Writes benchmarks/results/ablation.{md,json,png}.
+"""
+from __future__ import annotations
+import argparse, json, sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / 'results'
+SETS = ('BSD200@holdout', 'Set5', 'Set14')
+SELECT = SETS[0]
+ARMS = {  # 10 K-step study: arm -> (the change, its control)
+    'scaleaug': ('scale augmentation: every image also shrunk by 0.9, 0.8, 0.7, 0.6', 'constant'),
+    'cosine': ('cosine decay of the rate to 0 over the run', 'constant'),
+    'tail': ('constant, then a cosine decay to 0 over the last 2,000 steps', 'constant'),
+    'tail_lr1e-3': ('the tail schedule at twice the rate (1e-3)', 'tail'),
+}
+CONTROLS = {'constant': 'constant 5e-4, LR patch 64, L1, flips + rotations (the paper\'s recipe)',
+            'tail': 'constant 5e-4 then a 2,000-step cosine tail'}
+OLD = {  # 2 K-step study: variant -> (the change, its control), from ablation_m5x2.json
+    'paper': ('constant 5e-4 instead of cosine 5e-4 -> 0', 'cosine'),
+    'noaug': ('no flips / rotations', 'cosine'),
+    'patch48': ('LR patch 48 instead of 64 (0.56x the pixels per step)', 'cosine'),
+    'ft_l2': ('+500 steps with L2 instead of L1 (constant 2e-5, from the end of cosine)', 'ft_l1'),
+}
+
+
+def read_run(folder: Path) -> dict | None:
+    "Validation curve of a run folder and its selected (best hold-out) step, or None before its first validation."
+    path = folder / 'metrics.jsonl'
+    if not path.exists(): return None
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    vals = {r['step']: r for r in records if 'val' in r}   # a resumed run may log a step twice: the last wins
+    if not vals: return None
+    best = max(vals.values(), key=lambda r: r['val'][SELECT]['psnr'])
+    return {'curve': [{'step': s, **{k: v['psnr'] for k, v in r['val'].items()}} for s, r in sorted(vals.items())],
+            'best': {'step': best['step'], **{k: v['psnr'] for k, v in best['val'].items()}},
+            'finished': (folder / 'done').exists()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--runs', type=Path, default=Path('runs/ablation_recipe'))
+    ap.add_argument('--out', type=Path, default=RESULTS / 'ablation')
+    args = ap.parse_args(argv)
+    runs = {name: read_run(args.runs / name) for name in ['constant', *ARMS]}
+    rows = []
+    for name, (change, control) in ARMS.items():
+        arm, base = runs[name], runs[control]
+        if arm is None or base is None: continue
+        rows.append({'budget': 10000, 'change': change, 'control': CONTROLS[control], 'arm': name,
+                     'finished': arm['finished'] and base['finished'], 'step': arm['best']['step'],
+                     **{s: arm['best'][s] for s in SETS}, **{f'delta_{s}': round(arm['best'][s] - base['best'][s], 3) for s in SETS}})
+    old = json.loads((RESULTS / 'ablation_m5x2.json').read_text())
+    best = {name: run['best'] for name, run in old['runs'].items() if run}
+    for name, (change, control) in OLD.items():
+        if name not in best or control not in best: continue
+        a, b = best[name], best[control]
+        rows.append({'budget': 2000 if name != 'ft_l2' else 500, 'change': change, 'arm': name,
+                     'control': 'cosine 5e-4 -> 0, 2,000 steps' if control == 'cosine' else '+500 steps with L1, same rate',
+                     'finished': True, 'step': a['step'], **{s: a[s]['psnr'] for s in SETS},
+                     **{f'delta_{s}': round(a[s]['psnr'] - b[s]['psnr'], 3) for s in SETS}})
+    lines = ['| steps | change | control | BSD200@holdout (selects) | Δ | Set5 | Δ | Set14 | Δ |', '|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        mark = '' if r['finished'] else ' (running)'
+        lines.append(f"| {r['budget']:,}{mark} | {r['change']} | {r['control']} | " +
+                     ' | '.join(f"{r[s]:.3f} | **{r[f'delta_{s}']:+.3f}**" if s == SELECT else f"{r[s]:.3f} | {r[f'delta_{s}']:+.3f}"
+                                for s in SETS) + ' |')
+    table = '\n'.join(lines)
+    text = ('# The recipe, one change at a time (SESR-M5 x2, T91@train + BSD200@train, seed 0, batch 32; 2 CPU cores)\n\n'
+            'Each run is read at its best BSD200@holdout step; Δ is against the control of the same study and budget.\n\n'
+            + table + '\n')
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix('.md').write_text(text)
+    args.out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))
+    print(text)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in runs.items():
+        if r is None: continue
+        for ax, s in zip(axes, (SELECT, 'Set5')):
+            ax.plot([c['step'] for c in r['curve']], [c[s] for c in r['curve']], label=name, lw=1.2)
+    for ax, title in zip(axes, ('BSD200@holdout (selects)', 'Set5 (reported only)')):
+        ax.set_xlabel('step'); ax.set_ylabel('PSNR (dB)'); ax.set_title(f'SESR-M5 x2, 10 K steps: {title}'); ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out.with_suffix('.png'), dpi=100)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
