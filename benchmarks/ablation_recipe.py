@@ -49,10 +49,13 @@ def main(argv=None) -> int:
     ap.add_argument('--out', type=Path, default=RESULTS / 'ablation')
     args = ap.parse_args(argv)
     runs = {name: read_run(args.runs / name) for name in ['constant', *ARMS]}
-    rows = []
+    rows, stopped = [], []
     for name, (change, control) in ARMS.items():
         arm, base = runs[name], runs[control]
         if arm is None or base is None: continue
+        if not (arm['finished'] and base['finished']):   # a partial arm is not compared with a finished control
+            stopped.append(f"{name} ({change}): stopped at step {arm['curve'][-1]['step']:,} of 10,000, not compared")
+            continue
         rows.append({'budget': 10000, 'change': change, 'control': CONTROLS[control], 'arm': name,
                      'finished': arm['finished'] and base['finished'], 'step': arm['best']['step'],
                      **{s: arm['best'][s] for s in SETS}, **{f'delta_{s}': round(arm['best'][s] - base['best'][s], 3) for s in SETS}})
@@ -67,14 +70,13 @@ def main(argv=None) -> int:
                      **{f'delta_{s}': round(a[s]['psnr'] - b[s]['psnr'], 3) for s in SETS}})
     lines = ['| steps | change | control | BSD200@holdout (selects) | Δ | Set5 | Δ | Set14 | Δ |', '|---|---|---|---|---|---|---|---|---|']
     for r in rows:
-        mark = '' if r['finished'] else ' (running)'
-        lines.append(f"| {r['budget']:,}{mark} | {r['change']} | {r['control']} | " +
+        lines.append(f"| {r['budget']:,} | {r['change']} | {r['control']} | " +
                      ' | '.join(f"{r[s]:.3f} | **{r[f'delta_{s}']:+.3f}**" if s == SELECT else f"{r[s]:.3f} | {r[f'delta_{s}']:+.3f}"
                                 for s in SETS) + ' |')
     table = '\n'.join(lines)
     text = ('# The recipe, one change at a time (SESR-M5 x2, T91@train + BSD200@train, seed 0, batch 32; 2 CPU cores)\n\n'
             'Each run is read at its best BSD200@holdout step; Δ is against the control of the same study and budget.\n\n'
-            + table + '\n')
+            + table + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix('.md').write_text(text)
     args.out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))

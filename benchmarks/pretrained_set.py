@@ -33,11 +33,16 @@ def paper_scores(preset: str, scale: int) -> tuple[float, float] | None:
     return (paper.set5, paper.set14) if paper and paper.set5 else None
 
 
-def ship(run: Path) -> Path:
-    "Write the best checkpoint of a finished run as a packaged model file, with its provenance; copy its records."
-    if not (run / 'done').exists(): raise SystemExit(f'{run} has not finished (no {run / "done"}); let it finish first')
+def ship(run: Path, unfinished: bool = False) -> Path:
+    """Write the best checkpoint of a finished run as a packaged model file, with its provenance; copy its records.
+    `unfinished`: also a run stopped before its plateau rule fired (its name and header say so)."""
+    finished = (run / 'done').exists()
+    if not finished and not unfinished:
+        raise SystemExit(f'{run} has not finished (no {run / "done"}); let it finish, or pass --unfinished to ship its '
+                         'best checkpoint so far')
     config = json.loads((run / 'config.json').read_text())
     metrics = read_jsonl(run / 'metrics.jsonl')
+    steps_run = max(r['step'] for r in metrics if 'step' in r)
     model = load_trained(run)
     step = load_train_params(run)[3]
     selected_on = os.path.basename(config['val'][0]) if config.get('val') else None
@@ -46,7 +51,9 @@ def ship(run: Path) -> Path:
     wall_s = sum(config['log_every'] / r['steps_per_sec'] for r in metrics if 'steps_per_sec' in r)  # one line per log_every steps
     label = model.config.name.rsplit(' x', 1)[0]          # 'SESR-M5', 'ESPCN', 'ELSR'
     after = f', after {Path(config["init_from"]).name}' if config.get('init_from') else ''   # the earlier stage it started from
-    extra = {'name': f'{label} x{scale} (T91+BSD200, {config["steps"]} steps{after}, best on {selected_on})',
+    stopped = '' if finished else ', stopped before its plateau'
+    extra = {'name': f'{label} x{scale} (T91+BSD200, {steps_run:,} steps{after}, best on {selected_on}{stopped})',
+             'steps_run': steps_run, 'finished': finished,
              'trained_on': 'T91 + BSD200 without their held-out tenth (@train), MATLAB bicubic',
              'selected_on': selected_on, 'step': step, 'recipe': config, 'train_seconds': round(wall_s)}
     model.name = extra['name']
@@ -79,7 +86,8 @@ def table(data: Path) -> list[dict]:
                 cost = model.arch.complexity(model.config, (OUTPUT_HW[0] // scale, OUTPUT_HW[1] // scale), 1)
                 header = read_model_header(model_file(row['model']))
                 row.update(params=int(cost['deploy_params']), gmacs_720p=round(cost['macs'] / 1e9, 2),
-                           steps=header.get('recipe', {}).get('steps'), selected_on=selected_on(header),
+                           steps=header.get('steps_run') or header.get('recipe', {}).get('steps'),
+                           finished=header.get('finished', True), selected_on=selected_on(header),
                            file_kb=round(model_file(row['model']).stat().st_size / 1024, 1),
                            paper=paper_scores(model.config.preset, scale))
             rows.append(row)
@@ -103,7 +111,8 @@ def render(rows: list[dict]) -> str:
     body = [[r['model'], f"×{r['scale']}", f"{r['params']:,}" if 'params' in r else '–',
              f"{r['gmacs_720p']:.2f}" if 'gmacs_720p' in r else '–', fmt(r['Set5']), fmt(r['Set14']),
              (f"{r['paper'][0]:.2f} / {r['paper'][1]:.2f}" if r.get('paper') else ('–' if r['model'] == 'bicubic' else 'not checked')),
-             (f"{r['steps']:,}" if r.get('steps') else '–'), r.get('selected_on') or '–']
+             (f"{r['steps']:,}" + ('' if r.get('finished', True) else ' (stopped)') if r.get('steps') else '–'),
+             r.get('selected_on') or '–']
             for r in rows]
     return markdown_table(['model', 'scale', 'params', 'GMACs (720p out)', 'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM',
                            'paper Set5 / Set14', 'steps', 'checkpoint chosen on'], body)
@@ -127,9 +136,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--runs', type=Path, default=Path('runs'), help='folder of the runs of train_model_set.sh')
     parser.add_argument('--ship', nargs='*', default=[], help='run names to package (e.g. m3_x2 m11_x2 m5_x4)')
+    parser.add_argument('--unfinished', action='store_true',
+                        help='ship runs stopped before their plateau too (their best checkpoint so far, marked as such)')
     parser.add_argument('--data', type=Path, default=Path(os.environ.get('SESR_NB_DATA', ROOT.parent / 'shared' / 'data')))
     args = parser.parse_args(argv)
-    for name in args.ship: ship(args.runs / name)
+    for name in args.ship: ship(args.runs / name, args.unfinished)
     if not (args.data / 'Set5').is_dir(): sys.exit(f'no benchmark data in {args.data}: pass --data or set SESR_NB_DATA')
     rows = table(args.data)
     write_json_atomic(RESULTS / 'pretrained_table.json', rows)

@@ -86,3 +86,42 @@ def test_naming_an_architecture_stays_light():
     loaded = json.loads(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout)
     heavy = {'sesr_nb.train', 'sesr_nb.checkpoint', 'sesr_nb.evaluate', 'sesr_nb.cli', 'orbax'}
     assert not heavy & set(loaded), sorted(heavy & set(loaded))
+
+
+def test_int8_runtime_does_not_load_training():
+    "The int8 runtime sits on the quantisers, below the training loop (QAT is `sesr_nb.qat`, above it)."
+    graph = package_imports()
+    assert 'train' not in graph['quant'] and 'train' not in graph['int8'], (graph['quant'], graph['int8'])
+    assert 'int8' not in graph['checkpoint']
+
+
+def sesr_nb_names_imported(path: Path) -> list[tuple[str, str, int]]:
+    "(module, name, line) of every `from sesr_nb.MODULE import NAME` in a script, read with `ast`."
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.ImportFrom) and (node.module or '').startswith('sesr_nb.') and node.level == 0:
+            found += [(node.module, a.name, node.lineno) for a in node.names]
+    return found
+
+
+def test_scripts_import_names_that_exist():
+    "Benchmarks and tests import from sesr_nb only names its modules define (a moved function breaks no script)."
+    import importlib
+    root = PACKAGE.parent
+    missing = []
+    for path in sorted([*root.glob('benchmarks/*.py'), *root.glob('tests/*.py')]):
+        for module, name, line in sesr_nb_names_imported(path):
+            try: ok = hasattr(importlib.import_module(module), name)
+            except ImportError as err: ok, name = False, f'{name} ({err})'
+            if not ok: missing.append(f'{path.relative_to(root)}:{line}: {module}.{name}')
+    assert not missing, missing
+
+
+def test_script_check_catches_a_missing_name(tmp_path):
+    "The check itself: a script importing a name that sesr_nb.runtime lacks is reported."
+    script = tmp_path / 'bench.py'
+    script.write_text('def main():\n    from sesr_nb.runtime import load_onnx_model, no_such_function\n')
+    names = sesr_nb_names_imported(script)
+    assert names == [('sesr_nb.runtime', 'load_onnx_model', 2), ('sesr_nb.runtime', 'no_such_function', 2)]
+    import importlib
+    assert [n for m, n, _ in names if not hasattr(importlib.import_module(m), n)] == ['no_such_function']
