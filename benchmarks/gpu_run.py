@@ -41,7 +41,7 @@ DEFAULTS = dict(
     presets='M3 M5 M11 XL', batches='32 128', dtypes='float32 bfloat16', modes='collapsed expanded', patch=64,
     config_seconds=1.5, compile_threads=6, min_train_seconds=60.0,
     chains='M3x2 M5x2>M5x4 M11x2', chain_split=0.6, train_batch=32, train_patch=64, train_patch_x4=50,
-    train_dtype='float32',
+    train_dtype='float32', train_scale_aug='0.9 0.8 0.7 0.6',
     calibrate_steps=300, log_every=50, validations=5, max_steps=1_000_000, min_more_steps=100,
     eval_reserve=25.0, eval_sets='Set5 Set14')
 DRY_RUN = dict(
@@ -50,10 +50,12 @@ DRY_RUN = dict(
     presets='tiny', batches='4', dtypes='float32 bfloat16', modes='collapsed expanded', patch=16,
     config_seconds=0.2, compile_threads=2, min_train_seconds=8.0,
     chains='tinyx2>tinyx4 tinyx3', chain_split=0.6, train_batch=4, train_patch=16, train_patch_x4=12,
-    train_dtype='float32',
+    train_dtype='float32', train_scale_aug='0.9 0.8 0.7 0.6',
     calibrate_steps=4, log_every=2, validations=2, max_steps=16, min_more_steps=2,
     eval_reserve=3.0, eval_sets='Set5 Set14')
 
+
+ARCH_OF_PRESET = {'M11': 'M11(block_init=0)'}   # presets trained as the shipped set trains them (train_model_set.sh)
 
 # ----------------------------------------------------------------------------------------------------------- helpers
 def now() -> float: return time.time()
@@ -350,6 +352,7 @@ class Orchestrator:
             spec = {'tag': tag, 'runs': chain, 'deadline': child_deadline, 'split': a.chain_split, 'runs_root': str(runs_root),
                     'train': self.data_dirs['train'], 'val': self.data_dirs['val'], 'eval': self.data_dirs['eval'],
                     'batch': a.train_batch, 'patch': a.train_patch, 'patch_x4': a.train_patch_x4, 'dtype': a.train_dtype,
+                    'scale_aug': [float(f) for f in a.train_scale_aug.split()],
                     'calibrate_steps': a.calibrate_steps,
                     'log_every': a.log_every, 'validations': a.validations, 'max_steps': a.max_steps,
                     'min_more_steps': a.min_more_steps, 'eval_reserve': a.eval_reserve, 'rates': rates,
@@ -687,8 +690,12 @@ def train_run(run: dict, spec: dict, run_end: float, init_from: str | None, reco
     known = spec['rates'].get(run['preset'])   # patches/s the throughput stage measured, if it did
     if known:  # a calibration of at most ~15% of the window: it is the only checkpoint if the rest fails
         calib = max(2, min(calib, int(known / spec['batch'] * (run_end - time.time()) * 0.15)))
-    cfg = TrainConfig(arch=run['preset'], scale=run['scale'], data=tuple(spec['train']), val=tuple(spec['val']),
+    # the recipe of benchmarks/recipe.sh (constant 5e-4, the TrainConfig default, with scale augmentation); M11 starts
+    # every block as the identity, as train_model_set.sh trains it
+    arch = ARCH_OF_PRESET.get(run['preset'], run['preset'])
+    cfg = TrainConfig(arch=arch, scale=run['scale'], data=tuple(spec['train']), val=tuple(spec['val']),
                       steps=calib, batch_size=spec['batch'], compute_dtype=spec['dtype'],
+                      scale_aug=tuple(spec.get('scale_aug', ())), schedule='constant', learning_rate=5e-4,
                       lr_patch=spec['patch_x4'] if run['scale'] == 4 else spec['patch'],  # x4: the official LR 50 (HR 200)
                       log_every=max(1, min(spec['log_every'], calib // 3 or 1)), val_every=calib, keep=1,
                       init_from=init_from)

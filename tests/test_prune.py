@@ -9,8 +9,8 @@ from helpers import run_cli
 
 def test_prune_cli_run_folder_is_a_sparse_model(tmp_path):
     run = tmp_path / 'imp'
-    out = run_cli('prune', '--arch', 'tiny', '--data', 'skimage:train', '--holdout', '2', '--rounds', '2', '--steps', '6',
-                  '--rewind', '2', '--batch-size', '4', '--lr-patch', '16', '--patches-per-image', '4', '--val-crop', '16',
+    out = run_cli('prune', '--arch', 'tiny', '--data', 'skimage:train', '--val', 'skimage:eval', '--rounds', '2', '--steps', '6',
+                  '--rewind', '2', '--batch-size', '4', '--lr-patch', '16', '--patches-per-image', '4',
                   '--workdir', str(run), '--json')
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
