@@ -2,8 +2,8 @@
 """Run notebooks and save them with their outputs, so a reader sees every proof, table and figure without running.
 
 `python .ci/execute_nbs.py [NOTEBOOK ...] [--jobs N]` (default: every notebook in nbs/) executes each notebook in its
-own Python process, in nbs/, as `nbdev_test` does (cells flagged `#| colab`, `#| notest` or `#| slow`, and
-`#| eval: false` ones, are not run and keep whatever output they had; `#| data` cells run when the benchmark data is
+own Python process, in nbs/, as `nbdev_test` does (cells flagged `#| colab`, `#| notest` or `#| slow` — unless
+`--slow` — and `#| eval: false` ones, are not run and keep whatever output they had; `#| data` cells run when the benchmark data is
 found), then writes it back with its outputs kept small: PNG figures at 80 dpi, long printouts cut to their first and
 last lines, progress bars dropped. A notebook that raises is reported and left untouched. Run `nbdev_clean`
 afterwards (it keeps outputs). `.ci/nb_outputs.py` checks that every figure and results table carries its output.
@@ -13,17 +13,18 @@ import argparse, json, os, re, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP_FLAGS = {'colab', 'notest', 'slow'}
+SKIP_FLAGS = {'colab', 'notest', 'slow'}   # --slow runs the `#| slow` cells too
 MAX_LINES, HEAD, TAIL = 60, 15, 40          # a printout longer than MAX_LINES keeps its first HEAD and last TAIL lines
 MAX_TEXT = 20_000                           # characters of one text/plain or text/html result
 
 
-def skipped(source: str) -> bool:
+def skipped(source: str, run_slow: bool = False) -> bool:
     "Whether `nbdev_test` leaves this cell out (a skip flag, `eval: false`, or nbdev_export itself)."
+    flags = SKIP_FLAGS - ({'slow'} if run_slow else set())
     for line in source.splitlines():
         if not line.startswith('#|'): continue
         words = line[2:].strip()
-        if words.split()[:1] and words.split()[0] in SKIP_FLAGS: return True
+        if words.split()[:1] and words.split()[0] in flags: return True
         if re.fullmatch(r'eval:\s*false', words, re.I): return True
     return 'nbdev_export(' in source
 
@@ -55,7 +56,7 @@ def tidy(outputs: list) -> list:
     return kept
 
 
-def run_one(path: Path) -> int:
+def run_one(path: Path, run_slow: bool = False) -> int:
     "Execute one notebook in this process and write it back with its outputs (nothing is written if a cell raises)."
     from execnb.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
@@ -68,7 +69,7 @@ def run_one(path: Path) -> int:
     def post(cell):
         if shell.exc: failed.append(cell)
         cell.outputs = tidy(list(cell.outputs))
-    shell.run_all(nb, exc_stop=True, preproc=lambda cell: cell.cell_type != 'code' or skipped(cell.source),
+    shell.run_all(nb, exc_stop=True, preproc=lambda cell: cell.cell_type != 'code' or skipped(cell.source, run_slow),
                   postproc=post)
     if shell.exc or failed:
         sys.stderr.write(shell.prettytb(fname=path) + '\n')
@@ -81,15 +82,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('notebooks', nargs='*', type=Path, help='notebooks to run (default: every one in nbs/)')
     parser.add_argument('--jobs', type=int, default=2, help='notebooks run at once (default 2)')
+    parser.add_argument('--slow', action='store_true', help='also run the cells flagged `#| slow` (their outputs are shown '
+                        'in the docs; nbdev_test leaves them out)')
     parser.add_argument('--one', type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.one: return run_one(args.one.resolve())
+    if args.one: return run_one(args.one.resolve(), args.slow)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / 'nbs').glob('*.ipynb'))
     pending, running, failed = list(paths), {}, []
     while pending or running:
         while pending and len(running) < args.jobs:
             p = pending.pop(0)
-            running[p] = (subprocess.Popen([sys.executable, __file__, '--one', str(p)]), time.time())
+            running[p] = (subprocess.Popen([sys.executable, __file__, '--one', str(p)] + (['--slow'] if args.slow else [])), time.time())
         for p, (proc, start) in list(running.items()):
             if proc.poll() is None: continue
             del running[p]

@@ -15,11 +15,20 @@ Needs the benchmark images ($SESR_NB_DATA or ../shared/data: T91, BSD200, Set5, 
 --no-write) and benchmarks/results/int8_pretrained.json and .md.
 """
 from __future__ import annotations
-import argparse, os, sys, time
+import argparse, json, os, sys, time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 SESR_PRETRAINED = ('M3x2', 'M5x2', 'M11x2', 'M3x3', 'M5x3', 'M3x4', 'M5x4')
+
+
+def row(name: str, entry: dict) -> str:
+    "One table row of a model's entry (scores on the hold-out set and Set5/Set14, the ranges and what shipped)."
+    scores, shipped = entry['scores'], entry['shipped']
+    f = lambda s: ' / '.join(f'{s[k]:.3f}' if k in s else '–' for k in ('fp32', 'minmax', 'ptq', 'qat'))
+    d = lambda s: f"{s[shipped] - s['fp32']:+.3f}"
+    return (f"| {name} | {entry.get('ranges', 'MinMax')} | {f(scores['holdout'])} | {f(scores['Set5'])} | "
+            f"{f(scores['Set14'])} | {shipped.upper()} | {d(scores['Set5'])} / {d(scores['Set14'])} |")
 
 
 def main() -> int:
@@ -42,6 +51,7 @@ def main() -> int:
     from sesr_nb.int8 import Int8Model, pretrained_int8_path, save_int8_model
     from sesr_nb.qat import finetune, training_sampler
     from sesr_nb.quant import QuantConfig, calibrate, calibration_patches, quant_apply
+    from sesr_nb.train import Objective
 
     data = benchmark_data_dir()
     if data is None: raise SystemExit('the benchmark images are needed: set SESR_NB_DATA (T91, BSD200, Set5, Set14)')
@@ -72,11 +82,11 @@ def main() -> int:
         best = max(candidates, key=lambda k: candidates[k][1])
         ptq, minmax = candidates[best][0], candidates['MinMax'][0]
         qparams, qconfig = ptq.qparams, ptq.qconfig
-        def qat_loss(params, lr, hr):
-            return jnp.mean(jnp.abs(quant_apply(params, qparams, lr, qconfig) - hr))
+        def qat_loss(params, batch, aux):   # an objective of the engine over the deployed weights
+            return jnp.mean(jnp.abs(quant_apply(params, qparams, batch['lr'], qconfig) - batch['hr'])), {}
         start = time.perf_counter()
         run = finetune(model.config, jax.tree.map(jnp.asarray, model.params), training_sampler(train, scale, 16, 64),
-                       args.steps, args.learning_rate, 'cosine', qat_loss, desc=f'QAT {name}')
+                       args.steps, args.learning_rate, 'cosine', Objective(qat_loss, 'qat-deployed'), desc=f'QAT {name}')
         qat = Int8Model(model.arch, model.config, run['params'], ptq.spec, qconfig, f'{model.name} int8 QAT {args.steps} steps')
         seconds = time.perf_counter() - start
         scores = {}
@@ -92,13 +102,16 @@ def main() -> int:
         results[name] = {'scores': scores, 'ranges': best, 'holdout_by_ranges': {k: round(v, 4) for k, (_, v) in candidates.items()},
                          'shipped': shipped, 'file': path.name, 'qat_seconds': round(seconds, 1),
                          'qat_loss_first_last': [round(float(np.mean(run['losses'][:10])), 5), round(float(np.mean(run['losses'][-10:])), 5)]}
-        f = lambda s: ' / '.join(f'{s[k]:.3f}' for k in ('fp32', 'minmax', 'ptq', 'qat'))
-        d = lambda s: f"{s[shipped] - s['fp32']:+.3f}"
-        say(f"| {name} | {best} | {f(scores['holdout'])} | {f(scores['Set5'])} | {f(scores['Set14'])} | {shipped.upper()} | "
-            f"{d(scores['Set5'])} / {d(scores['Set14'])} |")
-    say(f'\nload average at the end: {os.getloadavg()[0]:.2f}')
+        say(row(name, results[name]))
     out = Path(args.out)
-    write_json_atomic(out.with_suffix('.json'), {'steps': args.steps, 'learning_rate': args.learning_rate, 'models': results})
+    earlier = json.loads(out.with_suffix('.json').read_text())['models'] if out.with_suffix('.json').exists() else {}
+    kept = {k: v for k, v in earlier.items() if k not in results and k in SESR_PRETRAINED}
+    if kept:   # models not re-made this time keep their rows (and the files they describe)
+        say('\nmade in an earlier run (same script; rows without PTQ MinMax come from its version before percentile ranges):\n')
+        for name, entry in kept.items(): say(row(name, entry))
+    say(f'\nload average at the end: {os.getloadavg()[0]:.2f}')
+    write_json_atomic(out.with_suffix('.json'), {'steps': args.steps, 'learning_rate': args.learning_rate,
+                                                 'models': {**kept, **results}})
     write_bytes_atomic(out.with_suffix('.md'), ('\n'.join(lines) + '\n').encode())
     return 0
 
