@@ -27,9 +27,9 @@ WEIGHTS = ROOT / 'sesr_nb' / 'weights'
 OUTPUT_HW = (720, 1280)
 
 
-def paper_scores(preset: str, scale: int) -> tuple[float, float] | None:
-    "The SESR paper's Set5 / Set14 PSNR of `preset` at `scale` (nbs/06a_published), or None."
-    paper = published(f'SESR-{preset}', scale)
+def paper_scores(label: str, scale: int) -> tuple[float, float] | None:
+    "The published Set5 / Set14 PSNR of the network `label` ('SESR-M5', 'FSRCNN', ...) at `scale` (nbs/06a_published), or None."
+    paper = published(label, scale)
     return (paper.set5, paper.set14) if paper and paper.set5 else None
 
 
@@ -89,7 +89,7 @@ def table(data: Path) -> list[dict]:
                            steps=header.get('steps_run') or header.get('recipe', {}).get('steps'),
                            finished=header.get('finished', True), selected_on=selected_on(header),
                            file_kb=round(model_file(row['model']).stat().st_size / 1024, 1),
-                           paper=paper_scores(model.config.preset, scale))
+                           paper=paper_scores(row['label'], scale))
             rows.append(row)
             print(row)
     return rows
@@ -100,7 +100,8 @@ def model_file(name: str) -> Path: return WEIGHTS / PRETRAINED[name]
 
 def selected_on(header: dict) -> str | None:
     "The set that chose a shipped model's checkpoint (older files record only their recipe's first validation set)."
-    if header.get('selected_on'): return header['selected_on']
+    if header.get('selected_on'):
+        return header['selected_on'] + (f" (step {header['step']:,})" if header.get('step') else '')
     val = header.get('recipe', {}).get('val')
     return f"{os.path.basename(val[0])} (step {header['step']:,})" if val and header.get('step') else None
 
