@@ -29,7 +29,7 @@ def _orbax():
     import orbax.checkpoint
     return orbax.checkpoint
 
-def checkpoint_manager(workdir: str | os.PathLike, keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
+def checkpoint_manager(workdir: str | os.PathLike, keep: int = 3, read_only: bool = False) -> Any:  # an orbax CheckpointManager (loaded lazily)
     "Orbax manager of `workdir/checkpoints`, keeping the `keep` latest steps and the best by validation PSNR."
     directory = Path(workdir).expanduser().resolve() / CHECKPOINT_SUBDIR   # orbax wants absolute paths
     ocp = _orbax()
@@ -73,7 +73,7 @@ def checkpoint_meta(arch: Any, config: Any, step: int, **extra: Any) -> dict:
     config's fields, which the loaders read), and the run type's own `extra` entries (its recipe, schedule, mask, ...)."""
     return {'step': int(step), 'arch': arch.name, 'model': config.to_dict(), **extra}
 
-def save_checkpoint(manager: ocp.CheckpointManager, step: int, params: Any, opt_state: Any, meta: dict,
+def save_checkpoint(manager: Any, step: int, params: Any, opt_state: Any, meta: dict,
                     metrics: dict | None = None) -> None:
     "Save one training state atomically; `metrics` (with 'val_psnr') makes it a candidate for the best checkpoint."
     ocp = _orbax()
@@ -87,7 +87,7 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, params: Any, opt_
         manager.wait_until_finished()
     finally: absl_logger.setLevel(level)
 
-def restore_checkpoint(manager: ocp.CheckpointManager, step: int | None = None, abstract_state: dict | None = None,
+def restore_checkpoint(manager: Any, step: int | None = None, abstract_state: dict | None = None,
                        items: tuple[str, ...] = ('params', 'opt_state', 'meta')) -> dict:
     "Restore `items` of checkpoint `step` (default: latest); `abstract_state` gives the pytree structures to restore into."
     ocp = _orbax()
