@@ -39,7 +39,7 @@ def main() -> int:
     from sesr_nb.checkpoint import load_pretrained
     from sesr_nb.datasets import benchmark_data_dir
     from sesr_nb.evaluate import evaluate_model
-    from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
+    from timing import write_report
     from sesr_nb.onnx_export import export_onnx
     from sesr_nb.runtime import load_onnx_model, load_tflite_model
     from sesr_nb.tflite_export import export_tflite
@@ -134,10 +134,7 @@ def main() -> int:
               'machine': {'cpus': len(os.sched_getaffinity(0)), 'processor': platform.processor() or platform.machine(),
                           'jax': jax.__version__, 'conv_backend': conv_backend(), 'onnxruntime': onnxruntime.__version__,
                           'ai_edge_litert': getattr(ai_edge_litert, '__version__', None)}}
-    out = Path(args.out)
-    write_json_atomic(out.with_suffix('.json'), result)
-    write_bytes_atomic(out.with_suffix('.txt'), ('\n'.join(lines) + '\n').encode())
-    print(f'wrote {out.with_suffix(".json")} and {out.with_suffix(".txt")}', file=sys.stderr)
+    write_report(Path(args.out), result, lines, '.txt')
     import shutil
     shutil.rmtree(tmp)
     return 0

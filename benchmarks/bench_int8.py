@@ -17,10 +17,10 @@ cores when the next one starts (with spinning onnxruntime threads, the float net
 3-4x its time). Medians, fps = 1000 / median.
 Then an onnxruntime profile of one int8 and one float32 run: time per operator type after its graph optimisations
 (where its int8 time goes). With --video, a 540p H.264 clip (a pan over the photo) is upscaled to 1080p with each
-sesr_nb model as `sesr_nb upscale clip.mp4` does it (`upscale_video`: decode, network, colour, libx264 at crf 18,
-one stage after the other), end to end, and stage by stage in a loop of its own: decode (to RGB), the network on the
-Y plane, the rest of `upscale` (colour: RGB to Y, bicubic chroma, merge), and the encoder at its default preset and
-at 'veryfast'. Writes benchmarks/results/bench_int8.json and .md.
+sesr_nb model as `sesr_nb upscale clip.mp4` does it (`upscale_video`: decode, network on the Y plane, chroma,
+libx264 at crf 18, one stage after the other, in yuv420p throughout), end to end at x264's default preset and at
+'veryfast', and stage by stage in a loop of its own; beside it, as the control, the RGB route every frame took
+before (decode to RGB, `upscale`, encode from RGB), its stages summed. Writes benchmarks/results/bench_int8.json and .md.
 """
 from __future__ import annotations
 import argparse, collections, json, os, platform, statistics, sys, tempfile, time
@@ -68,26 +68,28 @@ def make_clip(path: Path, frames: int) -> Path:
 
 
 def video_split(clip: Path, model, tmp: Path) -> dict:
-    """ms per frame of `upscale_video` end to end, and of its stages one by one (decode, network, colour, encode at
-    the default preset and at 'veryfast'), for `model` on `clip`."""
+    """ms per frame of `upscale_video` end to end (x264 at its default preset 'medium', and at 'veryfast'), and of its
+    stages one by one (decode to yuv420p planes, the network on the Y plane, the rest of `upscale_yuv420` -- the
+    luma rounding and the bicubic chroma -- and the encoder at both presets), for `model` on `clip`."""
     import av, numpy as np
-    from sesr_nb.color import rgb_to_model_y
-    from sesr_nb.infer import upscale
-    from sesr_nb.video import upscale_video
-    summary = upscale_video(clip, tmp / 'up.mp4', model, overwrite=True)
-    end_to_end = 1000 * summary['seconds'] / summary['frames']
+    from sesr_nb.infer import DEFAULT_TILE, iter_sr_bands
+    from sesr_nb.video import upscale_video, upscale_yuv420
+    end_to_end = {}
+    for preset in ('medium', 'veryfast'):
+        summary = upscale_video(clip, tmp / 'up.mp4', model, preset=preset, overwrite=True)
+        end_to_end[preset] = 1000 * summary['seconds'] / summary['frames']
     stages = collections.defaultdict(float)
     frames = []
     with av.open(str(clip)) as inp:
         start = time.perf_counter()
-        for frame in inp.decode(video=0): frames.append(frame.to_ndarray(format='rgb24'))
+        for frame in inp.decode(video=0): frames.append(frame.to_ndarray(format='yuv420p'))
         stages['decode'] = time.perf_counter() - start
-    outputs = []
-    for rgb in frames:
+    outputs, levels = [], np.arange(256, dtype=np.float32) / 255
+    for planes in frames:
         start = time.perf_counter()
-        model.upscale_y(rgb_to_model_y(rgb))
+        for _ in iter_sr_bands(model, levels[planes[:HEIGHT]], DEFAULT_TILE): pass
         middle = time.perf_counter()
-        outputs.append(upscale(rgb, model))
+        outputs.append(upscale_yuv420(planes, model))
         stages['network'] += middle - start
         stages['network + colour'] += time.perf_counter() - middle
     for preset in ('medium', 'veryfast'):
@@ -96,13 +98,33 @@ def video_split(clip: Path, model, tmp: Path) -> dict:
             stream.width, stream.height, stream.pix_fmt = 2 * WIDTH, 2 * HEIGHT, 'yuv420p'
             stream.options = {'crf': '18', 'preset': preset}
             start = time.perf_counter()
-            for up in outputs: out.mux(stream.encode(av.VideoFrame.from_ndarray(up, format='rgb24')))
+            for up in outputs: out.mux(stream.encode(av.VideoFrame.from_ndarray(up, format='yuv420p')))
             out.mux(stream.encode(None))
             stages[f'encode ({preset})'] = time.perf_counter() - start
+    # the route every frame took before (the control): decode to RGB, `upscale` (RGB -> Y, network, bicubic chroma,
+    # merge to RGB), the encoder converting RGB back to yuv420p; stage by stage, summed
+    from sesr_nb.infer import upscale
+    rgb_route = collections.defaultdict(float)
+    with av.open(str(clip)) as inp:
+        start = time.perf_counter()
+        rgb_frames = [frame.to_ndarray(format='rgb24') for frame in inp.decode(video=0)]
+        rgb_route['decode'] = time.perf_counter() - start
+    start = time.perf_counter()
+    rgb_outputs = [upscale(rgb, model) for rgb in rgb_frames]
+    rgb_route['network + colour'] = time.perf_counter() - start
+    with av.open(str(tmp / 'rgb.mp4'), 'w') as out:
+        stream = out.add_stream('libx264', rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 2 * WIDTH, 2 * HEIGHT, 'yuv420p', {'crf': '18'}
+        start = time.perf_counter()
+        for up in rgb_outputs: out.mux(stream.encode(av.VideoFrame.from_ndarray(up, format='rgb24')))
+        out.mux(stream.encode(None))
+        rgb_route['encode (medium)'] = time.perf_counter() - start
     per_frame = {k: round(1000 * v / len(frames), 1) for k, v in stages.items()}
     per_frame['colour'] = round(per_frame['network + colour'] - per_frame['network'], 1)
-    return {'frames': len(frames), 'end_to_end_ms_per_frame': round(end_to_end, 1),
-            'end_to_end_fps': round(1000 / end_to_end, 2), 'stages_ms_per_frame': per_frame}
+    per_frame['rgb route (decode + upscale + encode medium, summed)'] = round(1000 * sum(rgb_route.values()) / len(frames), 1)
+    return {'frames': len(frames), 'path': summary['path'],
+            'end_to_end_ms_per_frame': {k: round(v, 1) for k, v in end_to_end.items()},
+            'end_to_end_fps': {k: round(1000 / v, 2) for k, v in end_to_end.items()}, 'stages_ms_per_frame': per_frame}
 
 
 def main() -> int:
@@ -127,7 +149,7 @@ def main() -> int:
     from sesr_nb.color import rgb_to_model_y
     from sesr_nb.datasets import benchmark_data_dir
     from sesr_nb.evaluate import evaluate_model
-    from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
+    from timing import write_report
     from sesr_nb.int8 import Int8Model, int8_backend, kernel_paths, quantize_int8
     from sesr_nb.onnx_export import export_onnx, numpy_tree
     from sesr_nb.quant import integer_model
@@ -219,13 +241,16 @@ def main() -> int:
         clip = make_clip(tmp / 'clip.mp4', args.frames)
         video = {name: video_split(clip, m, tmp) for name, m in (('int8', int8), ('fp32', model))}
         say(f'\nvideo {WIDTH}x{HEIGHT} -> {2 * WIDTH}x{2 * HEIGHT}, {args.frames} frames, ms per frame (`upscale_video` end to '
-            'end: stages one after the other, libx264 crf 18 at its default preset; then each stage alone):\n')
-        say('| model | end to end | fps | decode | network | colour | encode (medium) | encode (veryfast) |')
-        say('|---|---|---|---|---|---|---|---|')
+            'end on the yuv420p planes, libx264 crf 18 at the preset named; then each stage alone; the last column is '
+            'the RGB route every frame took before, its stages summed):\n')
+        say('| model | end to end (medium) | fps | end to end (veryfast) | fps | decode | network | colour | '
+            'encode (medium) | encode (veryfast) | RGB route (medium), summed |')
+        say('|---|---|---|---|---|---|---|---|---|---|---|')
         for name, v in video.items():
-            st = v['stages_ms_per_frame']
-            say(f"| sesr_nb {name} | {v['end_to_end_ms_per_frame']} | {v['end_to_end_fps']} | {st['decode']} | "
-                f"{st['network']} | {st['colour']} | {st['encode (medium)']} | {st['encode (veryfast)']} |")
+            st, e2e, fps = v['stages_ms_per_frame'], v['end_to_end_ms_per_frame'], v['end_to_end_fps']
+            say(f"| sesr_nb {name} | {e2e['medium']} | {fps['medium']} | {e2e['veryfast']} | {fps['veryfast']} | "
+                f"{st['decode']} | {st['network']} | {st['colour']} | {st['encode (medium)']} | {st['encode (veryfast)']} | "
+                f"{st['rgb route (decode + upscale + encode medium, summed)']} |")
 
     evaluation = None
     data = benchmark_data_dir()
@@ -257,10 +282,7 @@ def main() -> int:
               'machine': {'cpus': cores, 'processor': platform.processor() or platform.machine(), 'jax': jax.__version__,
                           'int8_kernel_paths': kernel_paths(), 'onnxruntime': onnxruntime.__version__,
                           'ai_edge_litert': getattr(ai_edge_litert, '__version__', None)}}
-    out = Path(args.out)
-    write_json_atomic(out.with_suffix('.json'), result)
-    write_bytes_atomic(out.with_suffix('.md'), ('\n'.join(lines) + '\n').encode())
-    print(f'wrote {out.with_suffix(".json")} and {out.with_suffix(".md")}', file=sys.stderr)
+    write_report(Path(args.out), result, lines)
     import shutil
     shutil.rmtree(tmp)
     return 0

@@ -1,5 +1,7 @@
-"""The timing loops the benchmark scripts share: jitted calls, and the training sampler's patch rate."""
-import time
+"""What the benchmark scripts share: the timing loops (jitted calls, the training sampler's patch rate) and the
+writing of their results (a JSON record and the printed report)."""
+import sys, time
+from pathlib import Path
 
 import jax
 
@@ -25,3 +27,12 @@ def sampler_patch_rate(images, batch: int, patch: int, seconds: float) -> int:
             n += b.lr.shape[0]
             if time.perf_counter() - t0 > seconds: break
     return round(n / (time.perf_counter() - t0))
+
+
+def write_report(out: Path, result: dict, lines: list[str], text_suffix: str = '.md') -> None:
+    "Write `result` to OUT.json and the report `lines` to OUT + `text_suffix`, each atomically, and say so on stderr."
+    from sesr_nb.fileio import write_bytes_atomic, write_json_atomic
+    out = Path(out)
+    write_json_atomic(out.with_suffix('.json'), result)
+    write_bytes_atomic(out.with_suffix(text_suffix), ('\n'.join(lines) + '\n').encode())
+    print(f'wrote {out.with_suffix(".json")} and {out.with_suffix(text_suffix)}', file=sys.stderr)

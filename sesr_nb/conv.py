@@ -15,8 +15,9 @@ import jax.numpy as jnp
 from .options import user_cache_dir
 
 # %% auto #0
-__all__ = ['native_sources', 'native_cache_dir', 'build_native_library', 'native_available', 'conv_backend', 'prelu_nchw',
-           'conv2d_act', 'conv2d', 'tune_host_allocator', 'tune_xla_cpu_flags', 'tune_process']
+__all__ = ['native_sources', 'native_cache_dir', 'build_native_library', 'register_native_targets', 'native_choice',
+           'native_available', 'conv_backend', 'prelu_nchw', 'conv2d_act', 'conv2d', 'tune_host_allocator',
+           'tune_xla_cpu_flags', 'tune_process']
 
 # %% ../nbs/00_conv.ipynb #d8925f0d
 def native_sources() -> dict[str, str]:
@@ -107,15 +108,28 @@ def build_native_library(cache_dir: Path | None = None, force: bool = False) -> 
 _NATIVE_TARGETS = ('sesr_conv_fwd', 'sesr_conv_dinput', 'sesr_conv_wgrad', 'sesr_pool_threads')
 
 @functools.cache
-def _native_error() -> Exception | None:
-    "Build (once per process) and register the native kernels with XLA's CPU backend; the error if that failed."
+def register_native_targets(names: tuple[str, ...]) -> Exception | None:
+    """Build the native library (once per process, cached on disk) and register its FFI handlers `names` with XLA's
+    CPU backend: None when done, else the error (then no native path for them in this process). The float kernels
+    here and the int8 kernels of `23_int8` live in the one library and are registered through this one function."""
     try:
         lib = ctypes.cdll.LoadLibrary(str(build_native_library()))
-        for name in _NATIVE_TARGETS:
+        for name in names:
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform='cpu')
     except Exception as err:  # any failure means: no native path in this process
         return err
     return None
+
+def native_choice() -> str:
+    "`SESR_NB_CONV` read and checked: 'auto' (native where it builds), 'native' (strict) or 'xla' (never native)."
+    choice = os.environ.get('SESR_NB_CONV', 'auto').strip().lower() or 'auto'
+    if choice not in ('auto', 'native', 'xla'):
+        raise ValueError(f"SESR_NB_CONV must be 'auto', 'native' or 'xla', got {choice!r}")
+    return choice
+
+def _native_error() -> Exception | None:
+    "The error that keeps the float kernels from running natively in this process, or None."
+    return register_native_targets(_NATIVE_TARGETS)
 
 @functools.cache
 def native_available() -> bool:
@@ -139,9 +153,7 @@ def _require_native() -> None:
 def conv_backend(dtype=jnp.float32) -> str:
     """The backend `conv2d` uses now for `dtype`: 'native' or 'xla' (the table above). Under `SESR_NB_CONV=native`,
     raises RuntimeError with the compiler's messages when float32 on the CPU would need kernels that do not build."""
-    choice = os.environ.get('SESR_NB_CONV', 'auto').strip().lower() or 'auto'
-    if choice not in ('auto', 'native', 'xla'):
-        raise ValueError(f"SESR_NB_CONV must be 'auto', 'native' or 'xla', got {choice!r}")
+    choice = native_choice()
     native_applies = jax.default_backend() == 'cpu' and jnp.dtype(dtype) == jnp.float32
     if choice == 'xla' or not native_applies: return 'xla'
     if choice == 'native':

@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_int8.ipynb #793d4c06
 from __future__ import annotations
-import ctypes, functools, importlib, os, warnings
+import functools, importlib, os, warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,7 +15,7 @@ import numpy as np
 
 from .arch import TrainedModel
 from .checkpoint import load_model_file, pretrained_path, read_model_header, save_model_file
-from .conv import build_native_library
+from .conv import native_choice, register_native_targets
 from .quant import QuantConfig, QuantizedModel, calibrate_crops, conv_layers, integer_model
 
 # %% auto #0
@@ -113,16 +113,9 @@ def pack_network(imodel: Mapping, scale: int) -> PackedNetwork:
 INT8_TARGETS = ('sesr_int8_forward', 'sesr_int8_paths')
 KERNEL_PATHS = {'best': 0, 'portable': 1, 'avx2': 2, 'vnni': 3}
 
-@functools.cache
 def _int8_native_error() -> Exception | None:
-    "Build (once per process; the library of `00_conv`) and register the int8 kernels; the error if that failed."
-    try:
-        lib = ctypes.cdll.LoadLibrary(str(build_native_library()))
-        for name in INT8_TARGETS:
-            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, name)), platform='cpu')
-    except Exception as err:  # any failure means: no native int8 path in this process
-        return err
-    return None
+    "The error that keeps the int8 kernels (in the library of `00_conv`) from running in this process, or None."
+    return register_native_targets(INT8_TARGETS)
 
 @functools.cache
 def _warn_fallback(reason: str) -> None:
@@ -133,9 +126,7 @@ def _warn_fallback(reason: str) -> None:
 def int8_backend() -> str:
     """'native' (the int8 kernels) or 'fake-quant' (`quant_apply` through XLA) for an `Int8Model` made now, chosen by
     `SESR_NB_CONV` as `conv_backend` chooses: auto, native (strict: RuntimeError if the kernels do not build) or xla."""
-    choice = os.environ.get('SESR_NB_CONV', 'auto').strip().lower() or 'auto'
-    if choice not in ('auto', 'native', 'xla'):
-        raise ValueError(f"SESR_NB_CONV must be 'auto', 'native' or 'xla', got {choice!r}")
+    choice = native_choice()
     if choice == 'xla' or jax.default_backend() != 'cpu': return 'fake-quant'
     err = _int8_native_error()
     if err is None: return 'native'

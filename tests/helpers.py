@@ -1,4 +1,5 @@
-"""What the integration tests share: where the benchmark images are, and how to run the installed console script."""
+"""What the integration tests share: where the benchmark images are, how to run the installed console script, and
+small H.264 clips."""
 from __future__ import annotations
 import subprocess, sys
 from pathlib import Path
@@ -21,3 +22,15 @@ def console_script() -> list[str]:
 def run_cli(command: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     "Run `sesr_nb COMMAND ARGS...` and capture its output."
     return subprocess.run(console_script() + [command, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def write_h264_clip(path: Path, frames, rate: int = 10) -> Path:
+    "Write uint8 RGB `frames` (HxWx3, H and W even) as an H.264 yuv420p clip at `rate` frames/s (needs PyAV)."
+    import av, numpy as np
+    frames = [np.ascontiguousarray(f) for f in frames]
+    with av.open(str(path), 'w') as out:
+        stream = out.add_stream('libx264', rate=rate)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], 'yuv420p'
+        for frame in frames: out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')))
+        out.mux(stream.encode(None))
+    return Path(path)

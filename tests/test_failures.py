@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from sesr_nb.cli import main
-from helpers import console_script
+from helpers import console_script, write_h264_clip
 
 TINY = ['--arch', 'tiny', '--data', 'skimage:train', '--val', 'skimage:eval', '--batch-size', '4', '--lr-patch', '16',
         '--patches-per-image', '2', '--val-every', '2', '--no-progress']
@@ -360,14 +360,7 @@ def test_progress_in_a_log_is_plain_lines(tmp_path):
 def test_video_progress_has_no_empty_image_bar(tmp_path):
     "`upscale clip.mp4 --progress` shows the video's bar only (it used to print an empty '0image' bar twice)."
     av = pytest.importorskip('av')
-    clip = tmp_path / 'clip.mp4'
-    with av.open(str(clip), 'w') as out:
-        stream = out.add_stream('libx264', rate=5)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, 'yuv420p'
-        for i in range(3):
-            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 40 * i, np.uint8), format='rgb24')
-            for packet in stream.encode(frame): out.mux(packet)
-        for packet in stream.encode(): out.mux(packet)
+    clip = write_h264_clip(tmp_path / 'clip.mp4', [np.full((32, 32, 3), 40 * i, np.uint8) for i in range(3)], rate=5)
     done = subprocess.run(console_script() + ['upscale', str(clip), '--model', 'bicubic', '--out', str(tmp_path / 'o'),
                                               '--progress'], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -12,6 +12,7 @@ from PIL import Image
 from sesr_nb.resolve import load_model
 from sesr_nb.cli import main
 from sesr_nb.infer import upscale
+from helpers import write_h264_clip
 
 
 @pytest.fixture(scope='module')
@@ -46,13 +47,7 @@ def test_upscale_image_cli(int8_file, photo, tmp_path):
 
 def test_upscale_video_cli(int8_file, photo, tmp_path):
     av = pytest.importorskip('av')
-    clip = tmp_path / 'clip.mp4'
-    with av.open(str(clip), 'w') as out:
-        stream = out.add_stream('libx264', rate=10)
-        stream.width, stream.height, stream.pix_fmt = 48, 40, 'yuv420p'
-        for i in range(5):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[:40, i:i + 48]), format='rgb24')))
-        out.mux(stream.encode(None))
+    clip = write_h264_clip(tmp_path / 'clip.mp4', [photo[:40, i:i + 48] for i in range(5)])
     assert main(['upscale', str(clip), '--model', str(int8_file), '--out', str(tmp_path / 'up')]) == 0
     written = [p for p in (tmp_path / 'up').iterdir() if p.suffix == '.mp4']
     assert len(written) == 1
