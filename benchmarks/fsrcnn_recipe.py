@@ -1,0 +1,75 @@
+"""The FSRCNN x2 recipe study of benchmarks/fsrcnn_recipe.sh as one table and one figure: each arm against its control,
+trained on the same data, seed and budget in the same study, read at its best BSD200@holdout step (Set5/Set14 at that
+step are reported, never used to choose).
+    python benchmarks/fsrcnn_recipe.py [--runs runs/fsrcnn_recipe]
+Writes benchmarks/results/fsrcnn_recipe.{md,json,png}.
+"""
+from __future__ import annotations
+import argparse, json, sys
+from pathlib import Path
+
+from ablation_recipe import SELECT, SETS, read_run
+
+RESULTS = Path(__file__).resolve().parent / 'results'
+ARMS = {  # arm -> (the change, its control)
+    'patch24': ('FSRCNN\'s patches: 24x24 LR, 256 a picture (instead of 64x64, 64 a picture)', 'base'),
+    'deconv01': ('the deconvolution at a tenth of the rate (--lr-scale deconv=0.1)', 'patch24'),
+}
+CONTROLS = {'base': 'the SESR recipe unchanged (constant 5e-4, scale augmentation, 64x64 LR patches)',
+            'patch24': 'the SESR recipe with 24x24 LR patches, 256 a picture'}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--runs', type=Path, default=Path('runs/fsrcnn_recipe'))
+    ap.add_argument('--out', type=Path, default=RESULTS / 'fsrcnn_recipe')
+    args = ap.parse_args(argv)
+    runs = {name: read_run(args.runs / name) for name in ['base', *ARMS]}
+    wall = {name: int((args.runs / name / 'done').read_text()) if (args.runs / name / 'done').exists() else None
+            for name in runs}   # seconds of the run's (last) session, beside the other runs of that session
+    rows, stopped = [], []
+    for name, (change, control) in ARMS.items():
+        arm, base = runs[name], runs[control]
+        if arm is None or base is None: continue
+        if not (arm['finished'] and base['finished']):   # a partial arm is not compared with a finished control
+            stopped.append(f"{name} ({change}): stopped at step {arm['curve'][-1]['step']:,}, not compared")
+            continue
+        rows.append({'change': change, 'control': CONTROLS[control], 'arm': name, 'step': arm['best']['step'],
+                     'wall_s': wall[name],
+                     **{s: arm['best'][s] for s in SETS},
+                     **{f'delta_{s}': round(arm['best'][s] - base['best'][s], 3) for s in SETS}})
+    steps = max((r['curve'][-1]['step'] for r in runs.values() if r), default=0)
+    lines = ['| change | control | best step | wall s | BSD200@holdout (selects) | Δ | Set5 | Δ | Set14 | Δ |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    if runs['base'] and runs['base']['finished']:
+        b = runs['base']['best']
+        lines.append(f"| (control) | {CONTROLS['base']} | {b['step']:,} | {wall['base']} | " + ' | '.join(f'{b[s]:.3f} | –' for s in SETS) + ' |')
+    for r in rows:
+        lines.append(f"| {r['change']} | {r['control']} | {r['step']:,} | {r['wall_s']} | " +
+                     ' | '.join(f"{r[s]:.3f} | **{r[f'delta_{s}']:+.3f}**" if s == SELECT else f"{r[s]:.3f} | {r[f'delta_{s}']:+.3f}"
+                                for s in SETS) + ' |')
+    text = (f'# FSRCNN x2 in this harness, one change at a time ({steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
+            'batch 32; 2 CPU cores)\n\nEach run is read at its best BSD200@holdout step; Δ is against its control in the '
+            'same study and budget of steps; wall s is the time a run took, beside two other trainings on the same cores.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix('.md').write_text(text)
+    args.out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))
+    print(text)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in runs.items():
+        if r is None: continue
+        for ax, s in zip(axes, (SELECT, 'Set5')):
+            ax.plot([c['step'] for c in r['curve']], [c[s] for c in r['curve']], label=name, lw=1.2)
+    for ax, title in zip(axes, ('BSD200@holdout (selects)', 'Set5 (reported only)')):
+        ax.set_xlabel('step'); ax.set_ylabel('PSNR (dB)'); ax.set_title(f'FSRCNN x2: {title}'); ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out.with_suffix('.png'), dpi=100)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# FSRCNN x2 in this harness (nbs/03b_fsrcnn): which parts of its paper's recipe matter, each against its control at
+# the same budget. FSRCNN x2, T91@train + BSD200@train, the shared recipe of recipe.sh (constant 5e-4, scale
+# augmentation, batch 32, L1), seed 0, STEPS steps every arm (default 4,000), validated every 500 steps; every arm is
+# read at its best BSD200@holdout step, Set5/Set14 only reported. Each arm changes ONE thing from its control:
+#   base       control: the recipe of the SESR runs unchanged (LR patches 64x64, 64 a picture)
+#   patch24    FSRCNN's patches: 24x24 LR, 256 a picture (fewer pixels a step)          control: base
+#   deconv01   patch24 with the deconvolution at a tenth of the rate (--lr-scale deconv=0.1; the paper's solver
+#              trains it at 1e-4 against 1e-3 for the rest)                                 control: patch24
+# Summarised by benchmarks/fsrcnn_recipe.py into benchmarks/results/fsrcnn_recipe.{md,json}.
+#   usage: nice -n 10 bash benchmarks/fsrcnn_recipe.sh [RUNS_DIR]     (ONLY="a b" runs a subset; re-running continues)
+set -euo pipefail
+RUNS=${1:-runs/fsrcnn_recipe}
+source "$(dirname "$0")/recipe.sh"
+STEPS=${STEPS:-4000}
+VAL=("$DATA/BSD200@holdout" "$DATA/Set5" "$DATA/Set14")
+COMMON+=(--val-every 500 --arch FSRCNN --scale 2 --seed 0)
+
+run base     "$STEPS"
+run patch24  "$STEPS" --lr-patch 24 --patches-per-image 256
+run deconv01 "$STEPS" --lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1
