@@ -63,6 +63,17 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f'http://127.0.0.1:{server.server_address[1]}/'
 
 
+def load(page, url: str, timeout_ms: int):
+    """`page.goto(url)` until 'load'; a timeout is tried once more with twice the time (a busy machine is slow, not
+    broken), then None."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    for attempt in (1, 2):
+        try: return page.goto(url, wait_until='load', timeout=attempt * timeout_ms)
+        except PlaywrightTimeout:
+            if attempt == 2: return None
+            page.goto('about:blank')   # end the slow navigation, or the retry races with it
+
+
 def check_site(site: Path, screenshots: Path | None = None, timeout_ms: int = 30_000) -> tuple[list[str], int]:
     "Problems found on the site (empty when it is fine) and the number of pages visited."
     from playwright.sync_api import sync_playwright
@@ -92,8 +103,11 @@ def check_site(site: Path, screenshots: Path | None = None, timeout_ms: int = 30
             while queue:
                 path = queue.pop(0)
                 current['path'] = path
-                response = page.goto(base + path, wait_until='load', timeout=timeout_ms)
-                if response is None or not response.ok: continue           # reported by the 'response' handler
+                response = load(page, base + path, timeout_ms)
+                if response is None:
+                    problem(f'did not load (timed out after {timeout_ms / 1000:.0f} s, then after {2 * timeout_ms / 1000:.0f} s)')
+                    continue
+                if not response.ok: continue                               # reported by the 'response' handler
                 report = page.evaluate(PAGE_REPORT)
                 page.wait_for_load_state('networkidle', timeout=timeout_ms)  # nothing in flight when we move on
                 reports[path] = report
