@@ -43,6 +43,33 @@ def read_run(folder: Path) -> dict | None:
             'finished': (folder / 'done').exists()}
 
 
+def delta_cells(row: dict) -> str:
+    "A row's score and Δ cells per set, the selecting set's Δ in bold."
+    return ' | '.join(f"{row[s]:.3f} | **{row[f'delta_{s}']:+.3f}**" if s == SELECT else f"{row[s]:.3f} | {row[f'delta_{s}']:+.3f}"
+                      for s in SETS)
+
+
+def write_study(out: Path, text: str, rows: list, runs: dict, title: str) -> None:
+    "Write a study's table (OUT.md), rows and curves (OUT.json), print the table, and plot its curves (OUT.png)."
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix('.md').write_text(text)
+    out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))
+    print(text)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in runs.items():
+        if r is None: continue
+        for ax, s in zip(axes, (SELECT, 'Set5')):
+            ax.plot([c['step'] for c in r['curve']], [c[s] for c in r['curve']], label=name, lw=1.2)
+    for ax, panel in zip(axes, ('BSD200@holdout (selects)', 'Set5 (reported only)')):
+        ax.set_xlabel('step'); ax.set_ylabel('PSNR (dB)'); ax.set_title(f'{title}: {panel}'); ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out.with_suffix('.png'), dpi=100)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--runs', type=Path, default=Path('runs/ablation_recipe'))
@@ -71,29 +98,12 @@ def main(argv=None) -> int:
     lines = ['| steps | change | control | BSD200@holdout (selects) | Δ | Set5 | Δ | Set14 | Δ |', '|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         lines.append(f"| {r['budget']:,} | {r['change']} | {r['control']} | " +
-                     ' | '.join(f"{r[s]:.3f} | **{r[f'delta_{s}']:+.3f}**" if s == SELECT else f"{r[s]:.3f} | {r[f'delta_{s}']:+.3f}"
-                                for s in SETS) + ' |')
+                     delta_cells(r) + ' |')
     table = '\n'.join(lines)
     text = ('# The recipe, one change at a time (SESR-M5 x2, T91@train + BSD200@train, seed 0, batch 32; 2 CPU cores)\n\n'
             'Each run is read at its best BSD200@holdout step; Δ is against the control of the same study and budget.\n\n'
             + table + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix('.md').write_text(text)
-    args.out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))
-    print(text)
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, r in runs.items():
-        if r is None: continue
-        for ax, s in zip(axes, (SELECT, 'Set5')):
-            ax.plot([c['step'] for c in r['curve']], [c[s] for c in r['curve']], label=name, lw=1.2)
-    for ax, title in zip(axes, ('BSD200@holdout (selects)', 'Set5 (reported only)')):
-        ax.set_xlabel('step'); ax.set_ylabel('PSNR (dB)'); ax.set_title(f'SESR-M5 x2, 10 K steps: {title}'); ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out.with_suffix('.png'), dpi=100)
+    write_study(args.out, text, rows, runs, 'SESR-M5 x2, 10 K steps')
     return 0
 
 

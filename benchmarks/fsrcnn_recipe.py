@@ -5,10 +5,10 @@ step are reported, never used to choose).
 Writes benchmarks/results/fsrcnn_recipe.{md,json,png}.
 """
 from __future__ import annotations
-import argparse, json, sys
+import argparse, sys
 from pathlib import Path
 
-from ablation_recipe import SELECT, SETS, read_run
+from ablation_recipe import SETS, delta_cells, read_run, write_study
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 ARMS = {  # arm -> (the change, its control)
@@ -46,28 +46,11 @@ def main(argv=None) -> int:
         lines.append(f"| (control) | {CONTROLS['base']} | {b['step']:,} | {wall['base']} | " + ' | '.join(f'{b[s]:.3f} | –' for s in SETS) + ' |')
     for r in rows:
         lines.append(f"| {r['change']} | {r['control']} | {r['step']:,} | {r['wall_s']} | " +
-                     ' | '.join(f"{r[s]:.3f} | **{r[f'delta_{s}']:+.3f}**" if s == SELECT else f"{r[s]:.3f} | {r[f'delta_{s}']:+.3f}"
-                                for s in SETS) + ' |')
+                     delta_cells(r) + ' |')
     text = (f'# FSRCNN x2 in this harness, one change at a time ({steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
             'batch 32; 2 CPU cores)\n\nEach run is read at its best BSD200@holdout step; Δ is against its control in the '
             'same study and budget of steps; wall s is the time a run took, beside two other trainings on the same cores.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix('.md').write_text(text)
-    args.out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))
-    print(text)
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, r in runs.items():
-        if r is None: continue
-        for ax, s in zip(axes, (SELECT, 'Set5')):
-            ax.plot([c['step'] for c in r['curve']], [c[s] for c in r['curve']], label=name, lw=1.2)
-    for ax, title in zip(axes, ('BSD200@holdout (selects)', 'Set5 (reported only)')):
-        ax.set_xlabel('step'); ax.set_ylabel('PSNR (dB)'); ax.set_title(f'FSRCNN x2: {title}'); ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out.with_suffix('.png'), dpi=100)
+    write_study(args.out, text, rows, runs, 'FSRCNN x2')
     return 0
 
 
