@@ -9,6 +9,11 @@ and output, 133 MB each, far beyond the caches), 512x256 (4 MB: in the L3 cache)
 layer ran much faster from cache than from memory, fusing layers to keep activations in cache would pay; if not, the
 time is in the multiply-adds themselves.
 
+The 3x3 16->16 layers run by Winograd's F(4x4, 3x3) (`sesr_nb/csrc/conv_winograd.cc`, a quarter of the multiplies);
+the network and the 1080p layer are also timed with it switched off (SESR_NB_WINOGRAD=0: the direct kernel), in the
+same rounds. GMAC/s counts the direct convolution's multiply-adds for both, so it is a rate of work done, and above
+the gauge is possible.
+
     python benchmarks/bench_fp32_ceiling.py [--rounds 7]
 
 Writes benchmarks/results/fp32_ceiling.{md,json}. Medians over the rounds; GMAC/s and the ratio to the matmul's.
@@ -45,11 +50,20 @@ def main() -> int:
     a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
     items = {'numpy matmul 4096x4096 (float32)': (lambda: a @ b, n ** 3)}
 
+    def winograd(on: bool, fn):
+        "fn run with the Winograd 3x3 kernel on or off (the kernels read SESR_NB_WINOGRAD at every call)."
+        def run():
+            os.environ['SESR_NB_WINOGRAD'] = '1' if on else '0'
+            return fn()
+        return run
+
     config = sesr_config('M5', 2)
     model = TrainedModel(architecture_of(config), config, collapse(init_params(config)))
     frame = rng.random((1080, 1920), np.float32)
-    items['SESR-M5 x2 network, 1920x1080 -> 3840x2160'] = (lambda: upscale_y_tiled(model, frame),
-                                                          complexity(config, (1080, 1920))['macs']['inference'])
+    net_macs = complexity(config, (1080, 1920))['macs']['inference']
+    items['SESR-M5 x2 network, 1920x1080 -> 3840x2160'] = (winograd(True, lambda: upscale_y_tiled(model, frame)), net_macs)
+    items['SESR-M5 x2 network, direct 3x3 kernel (SESR_NB_WINOGRAD=0)'] = (
+        winograd(False, lambda: upscale_y_tiled(model, frame)), net_macs)
 
     w = jnp.asarray(rng.normal(0, 0.1, (3, 3, 16, 16)), jnp.float32)
     bias, slope = jnp.zeros(16, jnp.float32), jnp.full((16,), 0.1, jnp.float32)
@@ -60,7 +74,9 @@ def main() -> int:
         def run(x=x, calls=calls):
             for _ in range(calls): out = layer(x)
             return out.block_until_ready()
-        items[f'3x3 16->16 + PReLU layer, {label}, x{calls} calls'] = (run, calls * h * wd * 16 * 16 * 9)
+        items[f'3x3 16->16 + PReLU layer, {label}, x{calls} calls'] = (winograd(True, run), calls * h * wd * 16 * 16 * 9)
+        if calls == 1:
+            items[f'3x3 16->16 + PReLU layer, {label}, direct kernel'] = (winograd(False, run), h * wd * 16 * 16 * 9)
 
     for fn, _ in items.values(): jax.block_until_ready(fn())           # warm-up and compilation
     times = {name: [] for name in items}
@@ -71,6 +87,7 @@ def main() -> int:
             times[name].append(time.perf_counter() - start)
             time.sleep(0.05)
 
+    os.environ.pop('SESR_NB_WINOGRAD', None)
     gauge = next(iter(items))
     rate = {name: macs / statistics.median(times[name]) / 1e9 for name, (_, macs) in items.items()}
     lines = [f'{platform.machine()}, {len(os.sched_getaffinity(0))} usable CPUs ({platform.processor() or "?"}), jax '

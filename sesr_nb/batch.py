@@ -16,7 +16,8 @@ from PIL import Image
 from .arch import TrainedModel
 from .options import CommandOutput
 from .fileio import BadImageError, SkippedImageWarning, list_images, write_bytes_atomic, write_image
-from .infer import DEFAULT_TILE, TileSpec, is_network, iter_upscaled_rows, parse_tile, read_image_as_stored, upscale
+from .infer import DEFAULT_TILE, TileSpec, default_halo, is_network, iter_upscaled_rows, parse_tile, read_image_as_stored
+from .infer import upscale
 from .video import X264_PRESETS
 
 # %% auto #0
@@ -361,7 +362,7 @@ def upscale_command(args: argparse.Namespace) -> CommandOutput:
         records.append(upscale_video(video, target, model, tile=tile, crf=args.crf, preset=args.preset, progress=show, overwrite=args.overwrite))
     tiled = is_network(model)
     summary = {'model': model.name, 'scale': model.scale, 'tile': list(tile) if tiled else None,
-               'halo': model.receptive_radius if tiled else None, 'images': [r for r in records if 'frames' not in r],
+               'halo': default_halo(model) if tiled else None, 'images': [r for r in records if 'frames' not in r],
                'videos': [r for r in records if 'frames' in r], 'skipped_existing': [str(j.input) for j in plan.existing],
                'skipped_bad': skipped, 'seconds': round(time.perf_counter() - start, 4)}
     text = [f"{r['input']} -> {r['output']}  ({r['input_size'][0]}x{r['input_size'][1]} -> {r['output_size'][0]}x"

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_conv.ipynb #eef1d1c9
 from __future__ import annotations
-import ctypes, functools, hashlib, os, platform, shlex, shutil, subprocess, sys, tempfile, warnings
+import contextlib, ctypes, functools, hashlib, os, platform, shlex, shutil, subprocess, sys, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -15,9 +15,9 @@ import jax.numpy as jnp
 from .options import user_cache_dir
 
 # %% auto #0
-__all__ = ['native_sources', 'native_cache_dir', 'build_native_library', 'register_native_targets', 'native_choice',
-           'native_available', 'conv_backend', 'prelu_nchw', 'conv2d_act', 'conv2d', 'tune_host_allocator',
-           'tune_xla_cpu_flags', 'tune_process']
+__all__ = ['native_sources', 'direct_convolutions', 'native_cache_dir', 'build_native_library', 'register_native_targets',
+           'native_choice', 'native_available', 'conv_backend', 'prelu_nchw', 'conv2d_act', 'conv2d',
+           'tune_host_allocator', 'tune_xla_cpu_flags', 'tune_process']
 
 # %% ../nbs/00_conv.ipynb #d8925f0d
 def native_sources() -> dict[str, str]:
@@ -28,6 +28,19 @@ def native_sources() -> dict[str, str]:
                            '(a wheel must contain sesr_nb/csrc)')
     return {f.name: f.read_text(encoding='utf-8') for f in sorted(folder.iterdir(), key=lambda f: f.name)
             if f.name.endswith(('.h', '.cc'))}
+
+# %% ../nbs/00_conv.ipynb #7223e4a6
+@contextlib.contextmanager
+def direct_convolutions():
+    """Within the block, the native kernels compute every convolution as a direct sum (no Winograd transforms): each
+    output then depends, to the last bit, only on the inputs of its receptive field (`SESR_NB_WINOGRAD=0`, restored
+    afterwards). For measuring locality; everything else should keep the faster default."""
+    before = os.environ.get('SESR_NB_WINOGRAD')
+    os.environ['SESR_NB_WINOGRAD'] = '0'
+    try: yield
+    finally:
+        if before is None: os.environ.pop('SESR_NB_WINOGRAD', None)
+        else: os.environ['SESR_NB_WINOGRAD'] = before
 
 # %% ../nbs/00_conv.ipynb #37f6a46e
 def native_cache_dir() -> Path:

@@ -20,9 +20,9 @@ from .color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from .fileio import decode_image, pil_to_uint8
 
 # %% auto #0
-__all__ = ['TILE_GRANULE', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow', 'axis_windows', 'parse_tile', 'is_network',
-           'iter_sr_bands', 'upscale_y_tiled', 'upscale_rgb_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale',
-           'read_image_as_stored']
+__all__ = ['TILE_GRANULE', 'WINDOW_ALIGN', 'ROUNDING_REACH', 'TileSpec', 'DEFAULT_TILE', 'COLOUR_ROWS', 'AxisWindow',
+           'axis_windows', 'parse_tile', 'is_network', 'default_halo', 'iter_sr_bands', 'upscale_y_tiled',
+           'upscale_rgb_tiled', 'colour_backend', 'iter_upscaled_rows', 'upscale', 'read_image_as_stored']
 
 # %% ../nbs/10_infer.ipynb #4d071af1
 @dataclass(frozen=True)
@@ -34,9 +34,13 @@ class AxisWindow:
     keep_stop: int
 
 TILE_GRANULE = 16  # balanced tile sizes are rounded up to a multiple of this, so similar images share a shape
+WINDOW_ALIGN = 4   # windows start at multiples of this: the Winograd kernels' 4x4 output blocks (00_conv) then sit
+                   # where they sit in the whole image, so every output is rounded the same way
+ROUNDING_REACH = 4 # LR pixels of rounding reach of a Winograd 3x3 layer per pixel of true reach (00_conv)
 
 def axis_windows(length: int, tile: int | None, halo: int) -> tuple[AxisWindow, ...]:
-    "Equal-length overlapping windows covering an axis: at most `tile` kept pixels each (balanced), `halo` margin."
+    """Equal-length overlapping windows covering an axis: at most `tile` kept pixels each (balanced), at least `halo`
+    margin, every window starting at a multiple of `WINDOW_ALIGN`."""
     if length < 1: raise ValueError(f'cannot tile an axis of length {length}')
     if halo < 0: raise ValueError(f'halo must be >= 0, got {halo}')
     if tile is not None and tile < 1: raise ValueError(f'tile size must be >= 1 (or None for no tiling), got {tile}')
@@ -44,9 +48,12 @@ def axis_windows(length: int, tile: int | None, halo: int) -> tuple[AxisWindow, 
     count = -(-(length - 2 * halo) // tile)
     share = -(-(length - 2 * halo) // count)
     tile = min(tile, -(-share // TILE_GRANULE) * TILE_GRANULE)  # the same count of windows, evened out
-    size, windows = tile + 2 * halo, []
+    size = tile + 2 * halo + WINDOW_ALIGN - 1                     # room to start on a multiple of WINDOW_ALIGN
+    size += (length - size) % WINDOW_ALIGN                        # so that the last window, flush with the end, does too
+    if size >= length: return (AxisWindow(0, length, 0, length),)
+    windows = []
     for i in range(count):
-        start = min(i * tile, length - size)
+        start = min(i * tile // WINDOW_ALIGN * WINDOW_ALIGN, length - size)
         keep_start = 0 if i == 0 else i * tile + halo
         keep_stop = length if i == count - 1 else (i + 1) * tile + halo
         windows.append(AxisWindow(start, start + size, keep_start, keep_stop))
@@ -121,11 +128,16 @@ def _windowed_bands(model: TrainedModel, y: np.ndarray | Callable[[int, int], np
         band[:, s * c.keep_start:s * c.keep_stop] = hr[rows_kept, s * (c.keep_start - c.start):s * (c.keep_stop - c.start)]
         if c is cols[-1]: yield s * r.keep_start, band
 
+def default_halo(model) -> int:
+    """The halo tiled inference uses unless told otherwise: `ROUNDING_REACH` times the receptive-field radius, so that
+    tiles equal the whole-image result bit for bit also where the 3x3 layers run by Winograd's transforms."""
+    return ROUNDING_REACH * int(model.receptive_radius)
+
 def _bands(model, y, shape: tuple[int, int], tile: TileSpec | str, halo: int | None) -> Iterator[tuple[int, np.ndarray]]:
     "`iter_sr_bands` on an LR plane of `shape` given as an array or as a rows function (see `_windowed_bands`)."
     if not is_network(model): raise TypeError(f'tiled inference needs a network (a TrainedModel or an ONNX model), got {type(model).__name__}')
     radius = model.receptive_radius
-    halo = radius if halo is None else int(halo)
+    halo = default_halo(model) if halo is None else int(halo)
     if halo < radius:
         raise ValueError(f'a halo of {halo} LR pixels is smaller than the receptive-field radius {radius} of '
                          f'{model.name}: tiles would change the result')

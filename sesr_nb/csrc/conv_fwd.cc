@@ -1,5 +1,6 @@
 // The forward kernel (also the input gradient, with flipped weights and a GradAct epilogue).
 #include "conv_fwd.h"
+#include "conv_winograd.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -142,7 +143,12 @@ bool conv_fwd_dispatch(int64_t K, ffi::ThreadPool& pool, const float* x, const I
   // a single-channel input (the first layer) does best with two pixel vectors per register block
   switch (K) {
     case 1: return Cout <= 4 ? fwd<1, 4, 1, 4>(ARGS) : fwd<1, 8, 1, 2>(ARGS);
-    case 3: return Cout <= 4 ? fwd<3, 4, 2, 2>(ARGS) : fwd<3, 8, 1, 2>(ARGS);
+    case 3:
+      if (winograd_applies(Cin, Cout)) {
+        conv3x3_winograd(pool, x, act, w, b, y, N, Cin, Cout, H, W, ga, dslope);
+        return true;
+      }
+      return Cout <= 4 ? fwd<3, 4, 2, 2>(ARGS) : fwd<3, 8, 1, 2>(ARGS);
     case 5: return Cout <= 4 ? fwd<5, 4, 2, 2>(ARGS) : fwd<5, 8, 1, 2>(ARGS);
     case 7: return Cout <= 4 ? fwd<7, 4, 2, 2>(ARGS) : fwd<7, 8, 2, 1>(ARGS);
   }

@@ -1,5 +1,6 @@
 // The weight-gradient kernels, vectorised over output channels, input channels or pixels.
 #include "conv_wgrad.h"
+#include "conv_winograd.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -287,7 +288,8 @@ bool conv_wgrad_dispatch(int64_t K, ffi::ThreadPool& pool, const float* x, const
 #define ARGS pool, x, act, gy, dw, db, N, Cin, Cout, H, W
   const bool cv = Cout % VW == 0;  // channel-vectorised over outputs
   const bool ci = Cin % VW == 0 && Cout <= 8;  // channel-vectorised over inputs (few outputs)
-  if (cv && K == 3 && Cin % 8 == 0) conv_wgrad_cv<3, 1, 8>(ARGS);
+  if (K == 3 && winograd_wgrad_applies(Cin, Cout)) conv3x3_winograd_wgrad(ARGS);
+  else if (cv && K == 3 && Cin % 8 == 0) conv_wgrad_cv<3, 1, 8>(ARGS);
   else if (cv && K == 5 && Cin == 1) conv_wgrad_cv<5, 5, 1>(ARGS);
   else if (cv && K == 5 && Cin % 4 == 0) conv_wgrad_cv<5, 1, 4>(ARGS);
   else if (ci && K == 5) conv_wgrad_ci<5, 4>(ARGS);

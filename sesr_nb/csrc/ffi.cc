@@ -12,9 +12,12 @@
 // window into a small per-thread buffer, so every inner loop reads unit-stride memory. Reductions over tiles are
 // added in a fixed order, so results do not depend on the number or timing of threads.
 //
+// The forward 3x3 convolutions with 8 or more input and output channels (SESR's 16->16 layers) use Winograd's
+// F(4x4, 3x3) instead of the direct sum: a quarter of the multiplies.
 // Files: simd.h (vector type and helpers), parallel.h (loop on XLA's thread pool), tiles.h (tiles and their input
-// windows), conv_fwd.* (forward and input gradient), conv_wgrad.* (weight gradient), ffi.cc (this file: the XLA FFI
-// handlers). They are compiled together into one shared library by sesr_nb.conv.build_native_library.
+// windows), conv_fwd.* (forward and input gradient), conv_winograd.* (the Winograd 3x3 forward), conv_wgrad.*
+// (weight gradient), ffi.cc (this file: the XLA FFI handlers). They are compiled together into one shared library
+// by sesr_nb.conv.build_native_library.
 #include <cstdint>
 #include <string>
 
