@@ -119,12 +119,7 @@ static void conv_fwd(ffi::ThreadPool& pool, const float* x, const InputAct& act,
     fwd_tile<K, CB, RB, PB>(s.data(), wp.data(), b, y, g, n, y0, x0, tga);
     if (g.stream) stream_fence();
   });
-  if (ga.slope)
-    for (int64_t co = 0; co < Cout; ++co) {
-      vf acc = vf{};
-      for (int64_t t = 0; t < tiles; ++t) acc += slope_partials[t * Cout + co];
-      dslope_out[co] = hsum(acc);
-    }
+  if (ga.slope) sum_tile_partials(slope_partials.data(), tiles, Cout, dslope_out);
 }
 
 template <int K, int CB, int RB, int PB>

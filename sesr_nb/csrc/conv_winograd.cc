@@ -105,16 +105,24 @@ static inline void output_1d(const vf m[6], vf r[4]) {
   r[0] = m[0] + a + c; r[1] = b + 2.f * d; r[2] = a + 4.f * c; r[3] = b + 8.f * d + m[5];
 }
 
+// The column phases of `valid` (at most 4*VW) consecutive values from `src` (null: none), zeros past them:
+// phases[r][j] = src[4j + r].
+static inline void load_phases(const float* src, int valid, vf phases[4]) {
+  float row[4 * VW] = {}, ph[4][VW];
+  if (src) std::memcpy(row, src, valid * 4);
+  float* const dst[4] = {ph[0], ph[1], ph[2], ph[3]};
+  split_phases(row, dst, VW);
+  for (int q = 0; q < 4; ++q) phases[q] = vload(ph[q]);
+}
+
 // The input-gradient epilogue (conv_fwd.h) on `valid` outputs at offset `at` whose column phases are out[0..3]: keeps
 // the raw values in ga.draw, adds r * z * [z < 0] to the slope-gradient partial and masks the outputs by prelu'(z).
 static inline void grad_epilogue(vf out[4], const GradAct& ga, int64_t at, int valid, float slope, vf& dslope) {
-  float zrow[4 * VW] = {}, zph[4][VW];
-  std::memcpy(zrow, ga.z + at, valid * 4);  // zeros past the image: no slope gradient, no masking
-  float* const dst[4] = {zph[0], zph[1], zph[2], zph[3]};
-  split_phases(zrow, dst, VW);
+  vf zs[4];
+  load_phases(ga.z + at, valid, zs);  // zeros past the image: no slope gradient, no masking
   if (ga.draw) store_phases(ga.draw + at, out, valid, false);
   for (int q = 0; q < 4; ++q) {
-    const vf z = vload(zph[q]);
+    const vf z = zs[q];
     dslope += out[q] * z * (z < 0.f ? vsplat(1.f) : vsplat(0.f));
     out[q] = out[q] * (z >= 0.f ? vsplat(1.f) : vsplat(slope));
   }
@@ -294,12 +302,7 @@ static void winograd(ffi::ThreadPool& pool, const float* x, const InputAct& act,
     forward_tile<CB>(window_of(t), u.data(), b, y, scratch, scratch + 36 * Cin, tga);
     if (g.stream) stream_fence();
   });
-  if (ga.slope)
-    for (int64_t co = 0; co < Cout; ++co) {
-      vf acc = vf{};
-      for (int64_t t = 0; t < tiles; ++t) acc += slope_partials[t * Cout + co];
-      dslope_out[co] = hsum(acc);
-    }
+  if (ga.slope) sum_tile_partials(slope_partials.data(), tiles, Cout, dslope_out);
 }
 
 void conv3x3_winograd(ffi::ThreadPool& pool, const float* x, const InputAct& act, const float* w, const float* b,
@@ -338,11 +341,8 @@ void conv3x3_winograd_wgrad(ffi::ThreadPool& pool, const float* x, const InputAc
             vf dy[4][4];
             for (int a = 0; a < 4; ++a) {
               const int64_t yy = win.y0 + 4 * rq + a;
-              float rowv[4 * VW] = {}, zph[4][VW];
-              if (yy < H) std::memcpy(rowv, gy + ((win.n * Cout + co) * H + yy) * W + xx, valid * 4);
-              float* const dst[4] = {zph[0], zph[1], zph[2], zph[3]};
-              split_phases(rowv, dst, VW);
-              for (int q = 0; q < 4; ++q) { dy[a][q] = vload(zph[q]); pdb[co] += dy[a][q]; }
+              load_phases(yy < H ? gy + ((win.n * Cout + co) * H + yy) * W + xx : nullptr, valid, dy[a]);
+              for (int q = 0; q < 4; ++q) pdb[co] += dy[a][q];
             }
             vf c6[6][4];
             for (int q = 0; q < 4; ++q) {

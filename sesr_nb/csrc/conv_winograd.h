@@ -16,9 +16,9 @@ namespace sesr {
 
 namespace ffi = xla::ffi;
 
-// Whether the Winograd kernel takes a 3x3 forward convolution of these channel counts: enough channels that the
-// transforms are paid back (SESR's 16->16 layers), and not switched off by SESR_NB_WINOGRAD=0 (read at each call,
-// so one process can time both forms).
+// Whether the Winograd kernel takes a 3x3 convolution of these channel counts: enough channels that the transforms
+// are paid back (SESR's 16->16 layers), on by default with 16-float vectors (AVX-512, where it was measured), and
+// SESR_NB_WINOGRAD=0 or 1 decides otherwise (read at each call, so one process can time both forms).
 bool winograd_applies(int64_t Cin, int64_t Cout);
 
 // y (N, Cout, H, W) = conv3x3(act(x), w) + b for NCHW x and a (3, 3, Cin, Cout) kernel w; b may be null. With
