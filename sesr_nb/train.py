@@ -29,12 +29,12 @@ from .options import CommandOutput, add_config_args, config_from_args, option
 from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_images
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer', 'scale_groups',
-           'group_factors', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective', 'pixel_loss_fn',
-           'pixel_objective', 'make_train_step', 'shard_batch', 'init_from_checkpoint', 'initial_state',
-           'validate_model', 'validate', 'config_changes', 'config_flag', 'check_resume', 'train_sampler',
-           'FitProgress', 'fit', 'default_objective', 'train', 'host_copy', 'train_segment', 'recorded_config',
-           'add_train_args', 'train_command']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'STOP_RULE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer',
+           'scale_groups', 'group_factors', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective',
+           'pixel_loss_fn', 'pixel_objective', 'make_train_step', 'shard_batch', 'init_from_checkpoint',
+           'initial_state', 'validate_model', 'validate', 'config_changes', 'config_flag', 'check_resume',
+           'train_sampler', 'FitProgress', 'fit', 'default_objective', 'train', 'host_copy', 'train_segment',
+           'recorded_config', 'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
@@ -383,7 +383,7 @@ class FitProgress:
 def _log_line(desc: str, record: dict, end: int) -> str:
     "One plain progress line (for logs that are not terminals)."
     extra = ''.join(f' {k} {record[k]:.4g}' for k in record if k not in ('step', 'epoch', 'loss', 'loss_mean', 'grad_norm',
-                                                                        'steps_per_sec', 'patches_per_sec', 'learning_rate'))
+                                                                        'steps_per_sec', 'patches_per_sec'))
     return (f"{desc}: step {record['step']}/{end} loss {record['loss_mean']:.5f} {record['steps_per_sec']:.2f} steps/s"
             f'{extra}')
 
@@ -401,6 +401,7 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
     the end (True: stop there; counted from step `val_origin`), and `on_step(step, state)` after every step (e.g.
     snapshots). Plain progress lines (stderr not a terminal) come at most every 100 steps."""
     end = stop if callable(stop) else (lambda: stop)
+    scheduled = rate is not None
     mesh, rate = mesh or data_mesh(), rate or (lambda step: 1.0)
     step = int(jax.device_get(state.step))
     per_epoch = sampler.steps_per_epoch
@@ -434,7 +435,8 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
                     record = {'step': step, 'epoch': round(step / per_epoch, 4), 'loss': float(fetched[-1]['loss']),
                               'loss_mean': float(np.mean([m['loss'] for m in fetched])),
                               'grad_norm': float(fetched[-1]['grad_norm']), 'steps_per_sec': round(steps_per_sec, 3),
-                              'patches_per_sec': round(steps_per_sec * sampler.config.batch_size, 1)}
+                              'patches_per_sec': round(steps_per_sec * sampler.config.batch_size, 1),
+                              **({'rate': rate(step - 1)} if scheduled else {})}   # the factor of the last update
                     record.update({k: float(np.mean([m[k] for m in fetched])) for k in fetched[-1]
                                    if k not in ('loss', 'grad_norm', 'finite')})
                     if log: log(record)
@@ -453,6 +455,8 @@ def fit(state: TrainState, train_step, sampler: PatchSampler, stop: int | Callab
     return FitProgress(state, step, last_log)
 
 # %% ../nbs/09_train.ipynb #550cdd0b
+STOP_RULE = ('schedule', 'tail_steps', 'plateau', 'plateau_delta', 'min_steps')  # what a plateau stop depends on
+
 def default_objective(cfg: TrainConfig) -> Objective:
     "The objective `train` uses for `cfg` when none is given: the architecture's own (e.g. SMSR's masks), else the pixel loss."
     arch, config = cfg.network()
@@ -516,6 +520,11 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
         tail_start, stopped_at = schedule.get('tail_start'), schedule.get('stopped_at')
         if schedule.get('plateau', {}).get('best') is not None:
             watch.best, watch.best_step = schedule['plateau']['best'], schedule['plateau']['best_step']
+        reopened = sorted(set(changes) & set(STOP_RULE)) if stopped_at is not None else []
+        if reopened:  # a plateau stop binds the rule that made it: a resume under another schedule or rule goes on
+            if log: log({'step': latest, 'event': f'resumed past the plateau stop at step {stopped_at}: '
+                                                  f"{', '.join(reopened)} changed"})
+            stopped_at = None
     if cfg.schedule == 'tail' and tail_start is None: tail_start = total - tail_steps
     end = lambda: (stopped_at if stopped_at is not None else
                    min(total, tail_start + tail_steps) if cfg.schedule == 'tail' else total)
