@@ -136,7 +136,13 @@ def _error_line(err: BaseException) -> str:
     text = re.sub(r'\[Errno \d+\]\s*', '', str(err)).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
-_QUIET = {'event_loop': False}
+_QUIET = {'event_loop': False, 'absl': False}
+
+def _quiet_absl(record: logging.LogRecord) -> bool:
+    """The absl logger's filter (orbax logs pages of tracebacks for a damaged checkpoint): while _QUIET says so, only
+    CRITICAL records pass. It stays installed after the command returns, because some records arrive then, from the
+    threads orbax leaves behind (a filter, not a level: library code resets levels)."""
+    return not _QUIET['absl'] or record.levelno >= logging.CRITICAL
 
 def _drop_closed_event_loop_noise() -> None:
     "Install (once) an unraisable hook that drops tensorstore's 'Event loop is closed' tracebacks while _QUIET says so."
@@ -177,11 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     args.explicit = explicit_flags(sub_parser, rest)   # e.g. a resume keeps every recorded value not typed again
     from sesr_nb.conv import tune_process
     tune_process()
-    absl_logger = logging.getLogger('absl')   # orbax's log: pages of tracebacks for a damaged checkpoint
-    quiet = lambda record: record.levelno >= logging.CRITICAL   # a filter, not a level: library code resets levels
-    if not args.verbose: absl_logger.addFilter(quiet)
+    logging.getLogger('absl').addFilter(_quiet_absl)   # once: the same filter object is not added twice
     _drop_closed_event_loop_noise()
-    _QUIET['event_loop'] = not args.verbose
+    _QUIET['event_loop'] = _QUIET['absl'] = not args.verbose
     shown, warnings.showwarning = warnings.showwarning, show_warning
     try:
         output = command(args)
@@ -197,7 +201,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f'sesr_nb {name}: error: {message}', file=sys.stderr)
         return 2 if expected else 1
     finally:
-        absl_logger.removeFilter(quiet)
         warnings.showwarning = shown
     print(json.dumps(output.data, indent=2, allow_nan=False) if args.json else output.text)
     return output.status
