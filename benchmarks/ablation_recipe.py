@@ -2,9 +2,11 @@
 on the same data (T91@train + BSD200@train), seed and budget in the same study; the checkpoint of every run is its best
 on BSD200@holdout, and Set5/Set14 at that step are reported, never used to choose.
 
-Rows come from two studies: the 10,000-step one of benchmarks/ablation_recipe.sh (run folders, read here) and the
-2,000-step one of benchmarks/ablation_m5x2.sh (its committed summary, benchmarks/results/ablation_m5x2.json).
-    python benchmarks/ablation_recipe.py [--runs runs/ablation_recipe]
+Rows come from three studies: the 10,000-step one of benchmarks/ablation_recipe.sh (run folders, read here), the
+2,000-step one of benchmarks/ablation_m5x2.sh (its committed summary, benchmarks/results/ablation_m5x2.json), and the
+decay at the plateau of benchmarks/plateau_tail.sh (its two arms, forked from a plateau-stopped run, read here over the
+steps after the fork).
+    python benchmarks/ablation_recipe.py [--runs runs/ablation_recipe] [--plateau RUNS/plateau_tail_m5_x2]
 Writes benchmarks/results/ablation.{md,json,png}.
 """
 from __future__ import annotations
@@ -43,6 +45,23 @@ def read_run(folder: Path) -> dict | None:
             'finished': (folder / 'done').exists()}
 
 
+def plateau_row(folder: Path) -> tuple[dict | None, dict]:
+    "The decay-at-the-plateau row (arm 'tail' against control 'constant', best hold-out step after the fork) and its curves."
+    runs = {arm: read_run(folder / arm) for arm in ('tail', 'constant')}
+    if any(r is None for r in runs.values()): return None, runs
+    events = [json.loads(line) for line in (folder / 'tail' / 'metrics.jsonl').read_text().splitlines() if 'resumed past' in line]
+    fork = events[0]['step']
+    after = {arm: max((c for c in r['curve'] if c['step'] > fork), key=lambda c: c[SELECT], default=None) for arm, r in runs.items()}
+    if None in after.values(): return None, runs
+    extra = max(c['step'] for c in runs['tail']['curve']) - fork
+    a, b = after['tail'], after['constant']
+    row = {'budget': f'{fork:,} + {extra:,}', 'arm': 'plateau_tail', 'finished': all(r['finished'] for r in runs.values()),
+           'change': f'at the plateau stop (step {fork:,}), a cosine decay of the rate to 0 over {extra:,} steps',
+           'control': f'the constant rate continued for {extra:,} steps', 'step': a['step'],
+           **{s: a[s] for s in SETS}, **{f'delta_{s}': round(a[s] - b[s], 3) for s in SETS}}
+    return row, runs
+
+
 def delta_cells(row: dict) -> str:
     "A row's score and Δ cells per set, the selecting set's Δ in bold."
     return ' | '.join(f"{row[s]:.3f} | **{row[f'delta_{s}']:+.3f}**" if s == SELECT else f"{row[s]:.3f} | {row[f'delta_{s}']:+.3f}"
@@ -58,14 +77,22 @@ def write_study(out: Path, text: str, rows: list, runs: dict, title: str) -> Non
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fork = {k[len('plateau_'):]: v for k, v in runs.items() if k.startswith('plateau_') and v}
+    fig, axes = plt.subplots(1, 3 if fork else 2, figsize=(16.5 if fork else 11, 4))
     for name, r in runs.items():
-        if r is None: continue
+        if r is None or name.startswith('plateau_'): continue
         for ax, s in zip(axes, (SELECT, 'Set5')):
             ax.plot([c['step'] for c in r['curve']], [c[s] for c in r['curve']], label=name, lw=1.2)
     for ax, panel in zip(axes, ('BSD200@holdout (selects)', 'Set5 (reported only)')):
         ax.set_xlabel('step'); ax.set_ylabel('PSNR (dB)'); ax.set_title(f'{title}: {panel}'); ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
+    if fork:   # the decay at the plateau: both arms from 10 K steps before the fork
+        last = max(c['step'] for r in fork.values() for c in r['curve'])
+        for name, r in fork.items():
+            curve = [c for c in r['curve'] if c['step'] >= last - 15000]
+            axes[2].plot([c['step'] for c in curve], [c[SELECT] for c in curve], label=name, lw=1.2, marker='.')
+        axes[2].set_xlabel('step'); axes[2].set_ylabel('PSNR (dB)'); axes[2].grid(alpha=0.3); axes[2].legend(fontsize=8)
+        axes[2].set_title('SESR-M5 x2 at its plateau: BSD200@holdout')
     fig.tight_layout()
     fig.savefig(out.with_suffix('.png'), dpi=100)
 
@@ -73,6 +100,7 @@ def write_study(out: Path, text: str, rows: list, runs: dict, title: str) -> Non
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--runs', type=Path, default=Path('runs/ablation_recipe'))
+    ap.add_argument('--plateau', type=Path, default=None, help='the arms of benchmarks/plateau_tail.sh')
     ap.add_argument('--out', type=Path, default=RESULTS / 'ablation')
     args = ap.parse_args(argv)
     runs = {name: read_run(args.runs / name) for name in ['constant', *ARMS]}
@@ -86,6 +114,11 @@ def main(argv=None) -> int:
         rows.append({'budget': 10000, 'change': change, 'control': CONTROLS[control], 'arm': name,
                      'finished': arm['finished'] and base['finished'], 'step': arm['best']['step'],
                      **{s: arm['best'][s] for s in SETS}, **{f'delta_{s}': round(arm['best'][s] - base['best'][s], 3) for s in SETS}})
+    if args.plateau is not None:
+        row, arms = plateau_row(args.plateau)
+        if row is None or not row['finished']: stopped.append(f'the decay at the plateau ({args.plateau}): not finished, not compared')
+        else: rows.insert(0, row)
+        runs.update({f'plateau_{k}': v for k, v in arms.items()})
     old = json.loads((RESULTS / 'ablation_m5x2.json').read_text())
     best = {name: run['best'] for name, run in old['runs'].items() if run}
     for name, (change, control) in OLD.items():
@@ -97,7 +130,8 @@ def main(argv=None) -> int:
                      **{f'delta_{s}': round(a[s]['psnr'] - b[s]['psnr'], 3) for s in SETS}})
     lines = ['| steps | change | control | BSD200@holdout (selects) | Δ | Set5 | Δ | Set14 | Δ |', '|---|---|---|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['budget']:,} | {r['change']} | {r['control']} | " +
+        budget = r['budget'] if isinstance(r['budget'], str) else f"{r['budget']:,}"
+        lines.append(f"| {budget} | {r['change']} | {r['control']} | " +
                      delta_cells(r) + ' |')
     table = '\n'.join(lines)
     text = ('# The recipe, one change at a time (SESR-M5 x2, T91@train + BSD200@train, seed 0, batch 32; 2 CPU cores)\n\n'

@@ -3,8 +3,9 @@
 # checkpoint chosen on BSD200@holdout; Set5/Set14 are logged at each validation for the curves, never selecting.
 # Recipe (benchmarks/ablation_recipe.sh, the table in nbs/09_train): scale augmentation (every image also shrunk by
 # 0.9, 0.8, 0.7, 0.6: +0.03 dB hold-out at 10 K steps), AMSGrad at a constant 5e-4 (cosine lost 0.16 dB at 10 K, a
-# 2 K cosine tail gained nothing), until the hold-out has not gained 0.02 dB for 10,000 steps (the plateau rule; not
-# before the run's --min-steps); the run's STEPS is only a cap.
+# 2 K cosine tail gained nothing, nor did a 5 K one from the plateau stop: +0.009 dB, benchmarks/plateau_tail.sh), until
+# the hold-out has not gained 0.02 dB for 10,000 steps (the plateau rule; not before the run's --min-steps); the run's
+# STEPS is only a cap.
 # run NAME STEPS ARGS... trains $RUNS/NAME, continues an interrupted run (--resume), skips a finished one, and calls
 # the function after_run NAME DIR if the sourcing script defines it. ONLY="name1 name2" limits a session to some runs.
 DATA=${SESR_NB_DATA:-../shared/data}

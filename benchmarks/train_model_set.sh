@@ -2,7 +2,7 @@
 # The pretrained model set, each model trained to its plateau on two CPU cores (issue: results you can trust):
 # T91+BSD200 with one image in ten held out (dataset specs @train/@holdout, nbs/05a_datasets); the checkpoint is chosen
 # on BSD200@holdout; Set5/Set14 are logged at each validation for the curves but never select anything. The recipe
-# (recipe.sh): constant 5e-4 until BSD200@holdout has not gained 0.02 dB for 10 K steps, then a 10 K-step cosine tail;
+# (recipe.sh): constant 5e-4 until BSD200@holdout has not gained 0.02 dB for 10 K steps (no decay: see plateau_tail.sh);
 # x2 runs at least 40 K steps before the plateau rule may fire, x3/x4 runs start from the x2 run of the same preset
 # (every layer but the last, as the official README intends) and stop at their own plateau.
 # SESR-M11 starts every block as the identity (block_init=0, nbs/02_models): with the default initialisation its
