@@ -14,9 +14,12 @@ RESULTS = Path(__file__).resolve().parent / 'results'
 ARMS = {  # arm -> (the change, its control)
     'patch24': ('FSRCNN\'s patches: 24x24 LR, 256 a picture (instead of 64x64, 64 a picture)', 'base'),
     'deconv01': ('the deconvolution at a tenth of the rate (--lr-scale deconv=0.1)', 'patch24'),
+    'mse': ("the paper's loss, the mean squared error (--loss l2), instead of L1", 'zoo'),
+    'lr1e-3': ('twice the rate: 1e-3 (the deconvolution still at a tenth of it)', 'zoo'),
 }
 CONTROLS = {'base': 'the SESR recipe unchanged (constant 5e-4, scale augmentation, 64x64 LR patches)',
-            'patch24': 'the SESR recipe with 24x24 LR patches, 256 a picture'}
+            'patch24': 'the SESR recipe with 24x24 LR patches, 256 a picture',
+            'zoo': "the zoo's recipe (24x24 LR patches, 256 a picture, deconvolution at a tenth of the rate), re-run beside the arm"}
 
 
 def main(argv=None) -> int:
@@ -24,7 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument('--runs', type=Path, default=Path('runs/fsrcnn_recipe'))
     ap.add_argument('--out', type=Path, default=RESULTS / 'fsrcnn_recipe')
     args = ap.parse_args(argv)
-    runs = {name: read_run(args.runs / name) for name in ['base', *ARMS]}
+    runs = {name: read_run(args.runs / name) for name in ['base', 'zoo', *ARMS]}
     wall = {name: int((args.runs / name / 'done').read_text()) if (args.runs / name / 'done').exists() else None
             for name in runs}   # seconds of the run's (last) session, beside the other runs of that session
     rows, stopped = [], []
@@ -49,7 +52,7 @@ def main(argv=None) -> int:
                      delta_cells(r) + ' |')
     text = (f'# FSRCNN x2 in this harness, one change at a time ({steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
             'batch 32; 2 CPU cores)\n\nEach run is read at its best BSD200@holdout step; Δ is against its control in the '
-            'same study and budget of steps; wall s is the time a run took, beside two other trainings on the same cores.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
+            'same study and budget of steps; wall s is the time a run took, beside other trainings on the same cores (two in the first study, base to deconv01; four in the second, zoo to lr1e-3): compare wall times within a study only.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
     write_study(args.out, text, rows, runs, 'FSRCNN x2')
     return 0
 

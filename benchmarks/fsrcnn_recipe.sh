@@ -7,6 +7,10 @@
 #   patch24    FSRCNN's patches: 24x24 LR, 256 a picture (fewer pixels a step)          control: base
 #   deconv01   patch24 with the deconvolution at a tenth of the rate (--lr-scale deconv=0.1; the paper's solver
 #              trains it at 1e-4 against 1e-3 for the rest)                                 control: patch24
+# A second study (session of 2026-12-06, after the zoo run showed FSRCNN still 1 dB short of its paper), each arm against
+# the zoo's recipe (patch24 + deconv01) re-run beside it as 'zoo':
+#   mse        the paper's loss, the mean squared error (--loss l2), instead of L1            control: zoo
+#   lr1e-3     twice the rate (1e-3, as FSRCNN's Adam ports; the paper's SGD used 1e-3 too)   control: zoo
 # Summarised by benchmarks/fsrcnn_recipe.py into benchmarks/results/fsrcnn_recipe.{md,json}.
 #   usage: nice -n 10 bash benchmarks/fsrcnn_recipe.sh [RUNS_DIR]     (ONLY="a b" runs a subset; re-running continues)
 set -euo pipefail
@@ -19,3 +23,7 @@ COMMON+=(--val-every 500 --arch FSRCNN --scale 2 --seed 0)
 run base     "$STEPS"
 run patch24  "$STEPS" --lr-patch 24 --patches-per-image 256
 run deconv01 "$STEPS" --lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1
+ZOO=(--lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1)
+run zoo      "$STEPS" "${ZOO[@]}"
+run mse      "$STEPS" "${ZOO[@]}" --loss l2
+run lr1e-3   "$STEPS" "${ZOO[@]}" --lr 1e-3
