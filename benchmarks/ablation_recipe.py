@@ -68,8 +68,10 @@ def delta_cells(row: dict) -> str:
                       for s in SETS)
 
 
-def write_study(out: Path, text: str, rows: list, runs: dict, title: str) -> None:
-    "Write a study's table (OUT.md), rows and curves (OUT.json), print the table, and plot its curves (OUT.png)."
+def write_study(out: Path, text: str, rows: list, runs: dict, title: str,
+                fork_title: str = 'SESR-M5 x2 at its plateau: BSD200@holdout') -> None:
+    """Write a study's table (OUT.md), rows and curves (OUT.json), print the table, and plot its curves (OUT.png); runs
+    named 'plateau_*' are the arms of a fork, drawn apart around the fork under `fork_title`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix('.md').write_text(text)
     out.with_suffix('.json').write_text(json.dumps({'rows': rows, 'runs': runs}, indent=1))
@@ -92,7 +94,7 @@ def write_study(out: Path, text: str, rows: list, runs: dict, title: str) -> Non
             curve = [c for c in r['curve'] if c['step'] >= last - 15000]
             axes[2].plot([c['step'] for c in curve], [c[SELECT] for c in curve], label=name, lw=1.2, marker='.')
         axes[2].set_xlabel('step'); axes[2].set_ylabel('PSNR (dB)'); axes[2].grid(alpha=0.3); axes[2].legend(fontsize=8)
-        axes[2].set_title('SESR-M5 x2 at its plateau: BSD200@holdout')
+        axes[2].set_title(fork_title)
     fig.tight_layout()
     fig.savefig(out.with_suffix('.png'), dpi=100)
 

@@ -5,7 +5,7 @@ step are reported, never used to choose).
 Writes benchmarks/results/fsrcnn_recipe.{md,json,png}.
 """
 from __future__ import annotations
-import argparse, sys
+import argparse, json, sys
 from pathlib import Path
 
 from ablation_recipe import SETS, delta_cells, read_run, write_study
@@ -22,9 +22,28 @@ CONTROLS = {'base': 'the SESR recipe unchanged (constant 5e-4, scale augmentatio
             'zoo': "the zoo's recipe (24x24 LR patches, 256 a picture, deconvolution at a tenth of the rate), re-run beside the arm"}
 
 
+def fork_row(zoo: Path, forked: Path, runs: dict) -> dict | None:
+    """The late-rate row: the fork (1e-3) against the zoo run (5e-4) at its best hold-out step after the fork, each over
+    the same steps (those the fork ran); their curves go into `runs` as 'plateau_*' (the figure's fork panel)."""
+    arm, base = read_run(forked), read_run(zoo)
+    if arm is None or base is None: return None
+    start = json.loads((forked / 'config.json').read_text())['overrides'][0]['step']   # where --lr changed
+    last = arm['curve'][-1]['step']
+    window = lambda r: [c for c in r['curve'] if start < c['step'] <= last]
+    a, b = (max(window(r), key=lambda c: c[SETS[0]]) for r in (arm, base))
+    runs['plateau_lr 1e-3 (fork)'] = {**arm, 'curve': [c for c in arm['curve'] if c['step'] <= last]}
+    runs['plateau_5e-4 (zoo run)'] = {**base, 'curve': [c for c in base['curve'] if c['step'] <= last]}
+    return {'change': f'late in training: from step {start:,} of the zoo run, 1e-3 for {last - start:,} steps',
+            'control': 'the zoo run itself, continuing at 5e-4 over the same steps', 'arm': 'fork_lr1e-3',
+            'step': a['step'], 'wall_s': None, **{s: a[s] for s in SETS},
+            **{f'delta_{s}': round(a[s] - b[s], 3) for s in SETS}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--runs', type=Path, default=Path('runs/fsrcnn_recipe'))
+    ap.add_argument('--fork', type=Path, nargs=2, metavar=('ZOO_RUN', 'FORK_RUN'), default=None,
+                    help='the zoo run and its 1e-3 fork (fsrcnn_lr_fork.sh): compared over the steps the fork ran')
     ap.add_argument('--out', type=Path, default=RESULTS / 'fsrcnn_recipe')
     args = ap.parse_args(argv)
     runs = {name: read_run(args.runs / name) for name in ['base', 'zoo', *ARMS]}
@@ -42,6 +61,7 @@ def main(argv=None) -> int:
                      **{s: arm['best'][s] for s in SETS},
                      **{f'delta_{s}': round(arm['best'][s] - base['best'][s], 3) for s in SETS}})
     steps = max((r['curve'][-1]['step'] for r in runs.values() if r), default=0)
+    late = fork_row(*args.fork, runs) if args.fork else None
     lines = ['| change | control | best step | wall s | BSD200@holdout (selects) | Δ | Set5 | Δ | Set14 | Δ |',
              '|---|---|---|---|---|---|---|---|---|---|']
     if runs['base'] and runs['base']['finished']:
@@ -50,10 +70,13 @@ def main(argv=None) -> int:
     for r in rows:
         lines.append(f"| {r['change']} | {r['control']} | {r['step']:,} | {r['wall_s']} | " +
                      delta_cells(r) + ' |')
+    if late:
+        rows.append(late)
+        lines.append(f"| {late['change']} | {late['control']} | {late['step']:,} | – | " + delta_cells(late) + ' |')
     text = (f'# FSRCNN x2 in this harness, one change at a time ({steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
             'batch 32; 2 CPU cores)\n\nEach run is read at its best BSD200@holdout step; Δ is against its control in the '
             'same study and budget of steps; wall s is the time a run took, beside other trainings on the same cores (two in the first study, base to deconv01; four in the second, zoo to lr1e-3): compare wall times within a study only.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
-    write_study(args.out, text, rows, runs, 'FSRCNN x2')
+    write_study(args.out, text, rows, runs, 'FSRCNN x2', fork_title='FSRCNN x2, 1e-3 late (fork): BSD200@holdout')
     return 0
 
 
