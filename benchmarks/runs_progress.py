@@ -28,7 +28,7 @@ def main(runs: Path, names: list[str]) -> None:
                      at(best, 'BSD200@holdout'), at(best, 'Set5'), at(best, 'Set14'),
                      f"{vals[-1]['step']:,}: {at(vals[-1], 'BSD200@holdout')}"])
     table = markdown_table(['run', 'steps run', 'best step', 'BSD200@holdout', 'Set5', 'Set14', 'last validation'], rows)
-    (OUT / 'progress.md').write_text('Runs of benchmarks/train_model_set.sh still training (not shipped); PSNR (dB) '
+    (OUT / 'progress.md').write_text('Runs of benchmarks/train_model_set.sh still training (where a model of the README table comes from one, it is the best checkpoint below); PSNR (dB) '
                                      'at the best BSD200@holdout checkpoint so far.\n\n' + table + '\n')
     print(table)
 
