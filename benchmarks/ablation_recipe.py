@@ -45,16 +45,26 @@ def read_run(folder: Path) -> dict | None:
             'finished': (folder / 'done').exists()}
 
 
+def fork_best(arm_dir: Path, control_dir: Path) -> tuple[int, int, dict, dict] | None:
+    """Two runs forked from one checkpoint (benchmarks/fork_run.py, plateau_tail.sh): the fork step (where the arm's
+    resume changed its configuration, the last override in its config.json), the arm's last validated step, and each
+    run's best validation on the selecting set over the steps in between; None before both have one."""
+    arm, control = read_run(arm_dir), read_run(control_dir)
+    if arm is None or control is None: return None
+    fork = json.loads((arm_dir / 'config.json').read_text())['overrides'][-1]['step']
+    last = arm['curve'][-1]['step']
+    best = [max((c for c in r['curve'] if fork < c['step'] <= last), key=lambda c: c[SELECT], default=None)
+            for r in (arm, control)]
+    return None if None in best else (fork, last, *best)
+
+
 def plateau_row(folder: Path) -> tuple[dict | None, dict]:
     "The decay-at-the-plateau row (arm 'tail' against control 'constant', best hold-out step after the fork) and its curves."
     runs = {arm: read_run(folder / arm) for arm in ('tail', 'constant')}
-    if any(r is None for r in runs.values()): return None, runs
-    events = [json.loads(line) for line in (folder / 'tail' / 'metrics.jsonl').read_text().splitlines() if 'resumed past' in line]
-    fork = events[0]['step']
-    after = {arm: max((c for c in r['curve'] if c['step'] > fork), key=lambda c: c[SELECT], default=None) for arm, r in runs.items()}
-    if None in after.values(): return None, runs
-    extra = max(c['step'] for c in runs['tail']['curve']) - fork
-    a, b = after['tail'], after['constant']
+    found = fork_best(folder / 'tail', folder / 'constant')
+    if found is None: return None, runs
+    fork, last, a, b = found
+    extra = last - fork
     row = {'budget': f'{fork:,} + {extra:,}', 'arm': 'plateau_tail', 'finished': all(r['finished'] for r in runs.values()),
            'change': f'at the plateau stop (step {fork:,}), a cosine decay of the rate to 0 over {extra:,} steps',
            'control': f'the constant rate continued for {extra:,} steps', 'step': a['step'],

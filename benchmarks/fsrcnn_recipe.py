@@ -5,10 +5,10 @@ step are reported, never used to choose).
 Writes benchmarks/results/fsrcnn_recipe.{md,json,png}.
 """
 from __future__ import annotations
-import argparse, json, sys
+import argparse, sys
 from pathlib import Path
 
-from ablation_recipe import SETS, delta_cells, read_run, write_study
+from ablation_recipe import SETS, delta_cells, fork_best, read_run, write_study
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 ARMS = {  # arm -> (the change, its control)
@@ -25,12 +25,10 @@ CONTROLS = {'base': 'the SESR recipe unchanged (constant 5e-4, scale augmentatio
 def fork_row(zoo: Path, forked: Path, runs: dict) -> dict | None:
     """The late-rate row: the fork (1e-3) against the zoo run (5e-4) at its best hold-out step after the fork, each over
     the same steps (those the fork ran); their curves go into `runs` as 'plateau_*' (the figure's fork panel)."""
+    found = fork_best(forked, zoo)
+    if found is None: return None
+    start, last, a, b = found
     arm, base = read_run(forked), read_run(zoo)
-    if arm is None or base is None: return None
-    start = json.loads((forked / 'config.json').read_text())['overrides'][0]['step']   # where --lr changed
-    last = arm['curve'][-1]['step']
-    window = lambda r: [c for c in r['curve'] if start < c['step'] <= last]
-    a, b = (max(window(r), key=lambda c: c[SETS[0]]) for r in (arm, base))
     runs['plateau_lr 1e-3 (fork)'] = {**arm, 'curve': [c for c in arm['curve'] if c['step'] <= last]}
     runs['plateau_5e-4 (zoo run)'] = {**base, 'curve': [c for c in base['curve'] if c['step'] <= last]}
     return {'change': f'late in training: from step {start:,} of the zoo run, 1e-3 for {last - start:,} steps',

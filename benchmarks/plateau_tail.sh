@@ -14,7 +14,7 @@ ARGS=($(python -c "import json,sys; c=json.load(open(sys.argv[1])); print('--arc
 mkdir -p "$RUNS"
 for arm in tail constant; do
   if [ ! -d "$RUNS/$arm" ] && { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$arm" ]; }; then
-    cp -r "$SRC" "$RUNS/$arm.partial" && rm -f "$RUNS/$arm.partial/done" && mv "$RUNS/$arm.partial" "$RUNS/$arm"
+    python "$(dirname "$0")/fork_run.py" "$SRC" "$RUNS/$arm"
   fi
 done
 echo "forking $SRC at its plateau stop (step $STOP) into $EXTRA more steps an arm"
