@@ -6,9 +6,12 @@ one MAC per multiply-accumulate of every convolution, transposed convolutions on
 (Y, crop = scale, `sesr_nb.evaluate`), and the time of one 1080p -> 4K frame on this CPU (x2: 1920x1080 in; x4: 960x540
 in, both 3840x2160 out): `model.forward` jitted on the whole frame, host float32 in and out, interleaved rounds after
 one warm-up call each, so a change of load hits every model alike. Published figures are listed beside ours with their
-source. Writes benchmarks/results/zoo_table.{md,json} and zoo_efficiency_x{2,4}.png (PSNR vs MACs).
+source. The recipe is read from each run's config.json: what all runs share is said above the table, what one run does
+differently is said in its row; each row also says how its run ended (its plateau rule fired, its step cap, or stopped
+while still improving, with --unfinished). Writes benchmarks/results/zoo_table.{md,json} and zoo_efficiency_x{2,4}.png
+(PSNR vs MACs).
 
-    python benchmarks/zoo_compare.py --runs /work/runs [--zoo /work/runs/zoo] [--rounds 3] [--no-timing]
+    python benchmarks/zoo_compare.py --runs /work/runs/set --zoo /work/runs/zoo [--unfinished] [--run m5_x2=DIR]
 """
 from __future__ import annotations
 import argparse, json, os, platform, statistics, sys, time
@@ -17,24 +20,52 @@ from pathlib import Path
 from sesr_nb.published import published
 
 RESULTS = Path(__file__).resolve().parent / 'results'
-SESR_RUNS = ('m3_x2', 'm5_x2', 'm11_x2_b0', 'm3_x4', 'm5_x4', 'm11_x4')
+SESR_RUNS = ('m3_x2', 'm5_x2', 'm11_x2', 'm3_x3', 'm5_x3', 'm11_x3', 'm3_x4', 'm5_x4', 'm11_x4')  # train_model_set.sh
+# config.json fields that make the recipe (the rest, e.g. val_every or keep, do not change what is learnt)
+RECIPE_FIELDS = ('batch_size', 'lr_patch', 'patches_per_image', 'scale_aug', 'augment', 'learning_rate', 'schedule',
+                 'tail_steps', 'optimizer', 'loss', 'lr_scale', 'plateau', 'plateau_delta', 'min_steps')
 LR_HW = {2: (360, 640), 3: (240, 427), 4: (270, 480)}       # x2: 360p -> 720p; x4: 270p -> 1080p (the issue's convention)
 FRAME_IN = {2: (1080, 1920), 3: (720, 1280), 4: (540, 960)}  # all -> 3840x2160
 
 
-def discover(runs: Path, zoo: Path, extra: list[str]) -> dict[str, Path]:
-    "Finished runs to compare: the zoo folder's runs, the SESR model-set runs and NAME=DIR pairs from --run."
+def discover(runs: Path, zoo: Path, extra: list[str], unfinished: bool = False) -> dict[str, Path]:
+    "Runs to compare: the zoo folder's runs, the SESR model-set runs and NAME=DIR pairs from --run (which win)."
+    usable = lambda d: (d / 'config.json').exists() and ((d / 'done').exists() or
+                                                          (unfinished and any((d / 'checkpoints').glob('*'))))
     found = {}
     if zoo.is_dir():
         for d in sorted(zoo.iterdir()):
-            if (d / 'done').exists() and (d / 'config.json').exists(): found[d.name] = d
+            if d.is_dir() and usable(d): found[d.name] = d
     for name in SESR_RUNS:
-        if (runs / name / 'done').exists(): found[name] = runs / name
+        if usable(runs / name): found[name] = runs / name
     for item in extra:
         name, _, folder = item.partition('=')
         if not folder: sys.exit(f'--run takes NAME=DIR, got {item!r}')
         found[name] = Path(folder)
     return found
+
+
+def run_end(folder: Path) -> tuple[int | None, str]:
+    "Steps a run trained and how it ended: 'plateau' (its rule fired), 'cap' (its --steps) or 'stopped' (neither yet)."
+    from sesr_nb.fileio import read_jsonl
+    if folder.suffix == '.npz' or not (folder / 'metrics.jsonl').exists(): return None, 'cap'
+    records = read_jsonl(folder / 'metrics.jsonl')
+    steps = max((r['step'] for r in records if 'step' in r), default=None)
+    if any(str(r.get('event', '')).startswith('plateau') for r in records): return steps, 'plateau'
+    return steps, 'cap' if (folder / 'done').exists() else 'stopped'
+
+
+def recipe_split(configs: dict[str, dict]) -> tuple[dict, dict[str, dict]]:
+    "The recipe fields every run shares, and for each run the fields where it differs from them."
+    shared = {k: v for k in RECIPE_FIELDS
+              if len({json.dumps(c.get(k)) for c in configs.values()}) == 1 for v in [next(iter(configs.values())).get(k)]}
+    return shared, {name: {k: c.get(k) for k in RECIPE_FIELDS if k not in shared and k in c} for name, c in configs.items()}
+
+
+def describe(fields: dict) -> str:
+    "Recipe fields as `name value` phrases (lists joined by spaces; None and empty lists left out)."
+    show = lambda v: ' '.join(map(str, v)) if isinstance(v, list) else str(v)
+    return ', '.join(f'{k} {show(v)}' for k, v in fields.items() if v not in (None, []))
 
 
 def plots(rows: list[dict], folder: Path) -> None:
@@ -58,6 +89,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--runs', type=Path, default=Path('runs'))
     ap.add_argument('--zoo', type=Path, default=None, help='folder of the zoo runs (default RUNS/zoo)')
+    ap.add_argument('--unfinished', action='store_true',
+                    help='also runs still training or stopped before their plateau (best checkpoint so far, marked)')
     ap.add_argument('--run', action='append', default=[], help='another run folder or .npz model file to compare, NAME=PATH')
     ap.add_argument('--data', type=Path, default=None, help='folder holding Set5/ and Set14/ (default $SESR_NB_DATA or ../shared/data)')
     ap.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds')
@@ -79,9 +112,9 @@ def main(argv=None) -> int:
 
     data = args.data or benchmark_data_dir()
     if data is None: sys.exit('Set5/Set14 not found: pass --data or set SESR_NB_DATA')
-    runs = discover(args.runs, args.zoo or args.runs / 'zoo', args.run)
+    runs = discover(args.runs, args.zoo or args.runs / 'zoo', args.run, args.unfinished)
     if not runs: sys.exit(f'no finished run under {args.runs}')
-    rows, models = [], {}
+    rows, models, configs = [], {}, {}
     for name, folder in tqdm(runs.items(), desc='evaluate', file=sys.stderr):
         model = load_trained(folder)
         arch, config = model.arch, model.config
@@ -89,12 +122,14 @@ def main(argv=None) -> int:
             cfg, step = read_model_header(folder).get('recipe', {}), None
         else: cfg, step = json.loads((folder / 'config.json').read_text()), load_train_params(folder)[3]
         s = model.scale
+        configs[name] = cfg
+        steps_run, ended = run_end(folder)
         cost = arch.complexity(config, LR_HW[s])
         sets = {r.name: r for r in evaluate_model(model, [load_dataset(data / n, s) for n in ('Set5', 'Set14')], s).sets}
         label = config.name.rsplit(' x', 1)[0] if config.preset != 'custom' else arch.name.upper()
         paper = published(label, s)   # the one table of published figures (nbs/06a_published)
         rows.append({'run': name, 'model': model.name if folder.suffix == '.npz' else config.name, 'arch': arch.name, 'scale': s, 'color': model_color(model),
-                     'steps': cfg.get('steps'), 'init_from': Path(cfg['init_from']).name if cfg.get('init_from') else None,
+                     'steps': steps_run or cfg.get('steps'), 'ended': ended, 'init_from': Path(cfg['init_from']).name if cfg.get('init_from') else None,
                      'checkpoint_step': step, 'params': int(cost['deploy_params']),
                      'gmacs': round(cost['macs'] / 1e9, 3), 'macs_lr': list(LR_HW[s]),
                      **{f'{n}_psnr': round(sets[n].psnr, 3) for n in sets}, **{f'{n}_ssim': round(sets[n].ssim, 4) for n in sets},
@@ -124,12 +159,16 @@ def main(argv=None) -> int:
             row['ms_1080p_to_4k'] = round(1000 * statistics.median(t), 1)
             timing[row['run']] = [round(1000 * v, 1) for v in t]
 
+    shared, differs = recipe_split(configs)
+    for r in rows: r['recipe_differs'] = differs[r['run']]
     rows.sort(key=lambda r: (r['scale'], r['gmacs']))
     show = lambda v, f='{:.2f}': '—' if v is None else f.format(v)
-    header = ['model', 'run', 'scale', 'input', 'params', 'GMACs (360p→720p / 270p→1080p)', 'steps',
-              'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM', 'ms 1080p→4K (this CPU)', 'published Set5 / Set14', 'source']
+    header = ['model', 'run', 'scale', 'input', 'params', 'GMACs (360p→720p / 270p→1080p)', 'steps (how the run ended)',
+              'chosen at', 'recipe differs in', 'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM', 'ms 1080p→4K (this CPU)',
+              'published Set5 / Set14', 'source']
     table = [[r['model'], r['run'], f"×{r['scale']}", r['color'].upper(), f"{r['params']:,}", f"{r['gmacs']:.2f}",
-              f"{r['steps']:,}" + (f" (from {r['init_from']})" if r['init_from'] else ''),
+              f"{r['steps']:,} ({r['ended']}" + (f", from {r['init_from']})" if r['init_from'] else ')'),
+              show(r['checkpoint_step'], '{:,}'), describe(r['recipe_differs']) or '—',
               f"{r['Set5_psnr']:.2f} / {r['Set5_ssim']:.4f}", f"{r['Set14_psnr']:.2f} / {r['Set14_ssim']:.4f}",
               show(r.get('ms_1080p_to_4k'), '{:,.0f}'),
               f"{show(r['published_set5'])} / {show(r['published_set14'])}", r['published_source']] for r in rows]
@@ -138,12 +177,16 @@ def main(argv=None) -> int:
     for s in sorted({r['scale'] for r in rows}):
         res = {x.name: x for x in evaluate_model(BicubicModel(s), [load_dataset(data / n, s) for n in ('Set5', 'Set14')], s).sets}
         bicubic[s] = {n: round(res[n].psnr, 3) for n in res}
-        table.append(['bicubic', '—', f'×{s}', '—', '—', '—', '—', f"{bicubic[s]['Set5']:.2f}", f"{bicubic[s]['Set14']:.2f}",
+        table.append(['bicubic', '—', f'×{s}', '—', '—', '—', '—', '—', '—', f"{bicubic[s]['Set5']:.2f}", f"{bicubic[s]['Set14']:.2f}",
                       '—', '—', 'MATLAB-exact bicubic (sesr_nb.color)'])
     load = os.getloadavg()[0]
+    ended = {'plateau': 'its plateau rule fired (no hold-out gain of plateau_delta dB for plateau steps)',
+             'cap': 'its step cap', 'stopped': 'stopped while still improving: not at its plateau'}
     text = ('# The efficient-SR zoo in one harness\n\nEvery model trained by `benchmarks/recipe.sh` on T91@train + BSD200@train '
-            '(batch 32, LR patch 64, AMSGrad 5e-4 cosine, L1; x4 runs start from the x2 run of the same model), the best '
-            'checkpoint chosen on BSD200@holdout; Set5/Set14 with the standard protocol (Y, crop = scale; RGB models on the '
+            f'with this recipe (config.json fields all runs share): {describe(shared)}; x3/x4 runs start from the x2 run of '
+            'the same model; a run\'s own differences are in its row. The checkpoint of each row is its run\'s best on '
+            'BSD200@holdout (step under "chosen at"); a run ends at ' + '; '.join(f'"{k}": {v}' for k, v in ended.items()) +
+            '. Set5/Set14 with the standard protocol (Y, crop = scale; RGB models on the '
             'Y of their RGB output). Timing: one whole 1080p -> 4K frame per call, median of '
             f'{args.rounds} interleaved rounds on {platform.processor() or platform.machine()} with '
             f'{len(os.sched_getaffinity(0))} usable cores, load average {load:.1f} at the end (shared machine: compare '
