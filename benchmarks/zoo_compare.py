@@ -56,10 +56,14 @@ def run_end(folder: Path) -> tuple[int | None, str]:
 
 
 def recipe_split(configs: dict[str, dict]) -> tuple[dict, dict[str, dict]]:
-    "The recipe fields every run shares, and for each run the fields where it differs from them."
-    shared = {k: v for k in RECIPE_FIELDS
-              if len({json.dumps(c.get(k)) for c in configs.values()}) == 1 for v in [next(iter(configs.values())).get(k)]}
-    return shared, {name: {k: c.get(k) for k in RECIPE_FIELDS if k not in shared and k in c} for name, c in configs.items()}
+    """The common recipe (each field's most frequent value over the runs that record it), and for each run the fields
+    where it departs from it."""
+    from collections import Counter
+    common = {}
+    for k in RECIPE_FIELDS:
+        values = Counter(json.dumps(c[k]) for c in configs.values() if k in c)
+        if values: common[k] = json.loads(values.most_common(1)[0][0])
+    return common, {name: {k: c[k] for k in common if k in c and c[k] != common[k]} for name, c in configs.items()}
 
 
 def describe(fields: dict) -> str:
@@ -96,6 +100,9 @@ def main(argv=None) -> int:
     ap.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds')
     ap.add_argument('--no-timing', action='store_true')
     ap.add_argument('--out', type=Path, default=RESULTS / 'zoo_table')
+    ap.add_argument('--carry', action='append', default=[],
+                    help='a row of the existing table (its run name) to keep although its model is not at hand, e.g. the '
+                         'SMSR study\'s short run: scores kept, marked as carried, its timing dropped (another run\'s load)')
     ap.add_argument('--plot-only', action='store_true', help='redraw the plots from the JSON of an earlier run')
     args = ap.parse_args(argv)
     if args.plot_only:
@@ -110,6 +117,12 @@ def main(argv=None) -> int:
     from sesr_nb.evaluate import evaluate_model
     from sesr_nb.fileio import markdown_table, read_jsonl, write_json_atomic
 
+    carried = []
+    if args.carry:
+        earlier = {r['run']: r for r in json.loads(args.out.with_suffix('.json').read_text())['rows']}
+        missing = [c for c in args.carry if c not in earlier]
+        if missing: sys.exit(f'--carry {missing}: no such run in {args.out.with_suffix(".json")}')
+        carried = [{**{k: v for k, v in earlier[c].items() if k != 'ms_1080p_to_4k'}, 'carried': True} for c in args.carry]
     data = args.data or benchmark_data_dir()
     if data is None: sys.exit('Set5/Set14 not found: pass --data or set SESR_NB_DATA')
     runs = discover(args.runs, args.zoo or args.runs / 'zoo', args.run, args.unfinished)
@@ -161,13 +174,16 @@ def main(argv=None) -> int:
 
     shared, differs = recipe_split(configs)
     for r in rows: r['recipe_differs'] = differs[r['run']]
+    for r in carried: r.setdefault('ended', 'cap'); r.setdefault('recipe_differs', {'recipe': 'its own (model name, source)'}); r.setdefault('checkpoint_step', None)
+    rows += carried
     rows.sort(key=lambda r: (r['scale'], r['gmacs']))
     show = lambda v, f='{:.2f}': '—' if v is None else f.format(v)
     header = ['model', 'run', 'scale', 'input', 'params', 'GMACs (360p→720p / 270p→1080p)', 'steps (how the run ended)',
-              'chosen at', 'recipe differs in', 'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM', 'ms 1080p→4K (this CPU)',
+              'chosen at', 'departs from the recipe in', 'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM', 'ms 1080p→4K (this CPU)',
               'published Set5 / Set14', 'source']
     table = [[r['model'], r['run'], f"×{r['scale']}", r['color'].upper(), f"{r['params']:,}", f"{r['gmacs']:.2f}",
-              f"{r['steps']:,} ({r['ended']}" + (f", from {r['init_from']})" if r['init_from'] else ')'),
+              f"{r['steps']:,} ({r['ended']}" + (f", from {r['init_from']}" if r['init_from'] else '') +
+              (', carried from an earlier table, not re-timed)' if r.get('carried') else ')'),
               show(r['checkpoint_step'], '{:,}'), describe(r['recipe_differs']) or '—',
               f"{r['Set5_psnr']:.2f} / {r['Set5_ssim']:.4f}", f"{r['Set14_psnr']:.2f} / {r['Set14_ssim']:.4f}",
               show(r.get('ms_1080p_to_4k'), '{:,.0f}'),
@@ -183,8 +199,8 @@ def main(argv=None) -> int:
     ended = {'plateau': 'its plateau rule fired (no hold-out gain of plateau_delta dB for plateau steps)',
              'cap': 'its step cap', 'stopped': 'stopped while still improving: not at its plateau'}
     text = ('# The efficient-SR zoo in one harness\n\nEvery model trained by `benchmarks/recipe.sh` on T91@train + BSD200@train '
-            f'with this recipe (config.json fields all runs share): {describe(shared)}; x3/x4 runs start from the x2 run of '
-            'the same model; a run\'s own differences are in its row. The checkpoint of each row is its run\'s best on '
+            f'with this recipe (each config.json field at the value most runs have): {describe(shared)}; x3/x4 runs start '
+            'from the x2 run of the same model; where a run departs from it is said in its row. The checkpoint of each row is its run\'s best on '
             'BSD200@holdout (step under "chosen at"); a run ends at ' + '; '.join(f'"{k}": {v}' for k, v in ended.items()) +
             '. Set5/Set14 with the standard protocol (Y, crop = scale; RGB models on the '
             'Y of their RGB output). Timing: one whole 1080p -> 4K frame per call, median of '
