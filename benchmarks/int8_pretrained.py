@@ -19,7 +19,7 @@ import argparse, json, os, sys, time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / 'results'
-SESR_PRETRAINED = ('M3x2', 'M5x2', 'M11x2', 'M3x3', 'M5x3', 'M3x4', 'M5x4', 'M11x4')
+SESR_PRETRAINED = ('M3x2', 'M5x2', 'M11x2', 'M3x3', 'M5x3', 'M11x3', 'M3x4', 'M5x4', 'M11x4')
 
 
 def row(name: str, entry: dict) -> str:

@@ -106,17 +106,28 @@ def selected_on(header: dict) -> str | None:
     return f"{os.path.basename(val[0])} (step {header['step']:,})" if val and header.get('step') else None
 
 
+def how_it_ended(name: str, finished: bool) -> str:
+    """How the run of shipped model `name` ended, from its copied metrics log: 'plateau rule' (at step N when the run
+    went on after it, e.g. a decay arm), 'stopped' (before its plateau), else 'step cap'."""
+    log = RESULTS / 'pretrained' / f'{name}_metrics.jsonl'
+    records = read_jsonl(log) if log.exists() else []
+    plateau = [r['step'] for r in records if str(r.get('event', '')).startswith('plateau')]
+    last = max((r['step'] for r in records if 'step' in r), default=None)
+    if plateau: return 'plateau rule' + (f' at {plateau[0]:,}' if plateau[0] != last else '')
+    return 'step cap' if finished else 'stopped'
+
+
 def render(rows: list[dict]) -> str:
     "The README/closing-note table."
     fmt = lambda pair: f'{pair[0]:.2f} / {pair[1]:.4f}'
     body = [[r['model'], f"×{r['scale']}", f"{r['params']:,}" if 'params' in r else '–',
              f"{r['gmacs_720p']:.2f}" if 'gmacs_720p' in r else '–', fmt(r['Set5']), fmt(r['Set14']),
              (f"{r['paper'][0]:.2f} / {r['paper'][1]:.2f}" if r.get('paper') else ('–' if r['model'] == 'bicubic' else 'not checked')),
-             (f"{r['steps']:,}" + ('' if r.get('finished', True) else ' (stopped)') if r.get('steps') else '–'),
+             (f"{r['steps']:,} ({how_it_ended(r['model'], r.get('finished', True))})" if r.get('steps') else '–'),
              r.get('selected_on') or '–']
             for r in rows]
     return markdown_table(['model', 'scale', 'params', 'GMACs (720p out)', 'Set5 PSNR / SSIM', 'Set14 PSNR / SSIM',
-                           'paper Set5 / Set14', 'steps', 'checkpoint chosen on'], body)
+                           'paper Set5 / Set14', 'steps (how the run ended)', 'checkpoint chosen on'], body)
 
 
 def efficiency_points(rows: list[dict], dataset: str = 'Set14') -> list[ModelPoint]:
@@ -140,11 +151,15 @@ def main(argv=None) -> None:
     parser.add_argument('--unfinished', action='store_true',
                         help='ship runs stopped before their plateau too (their best checkpoint so far, marked as such)')
     parser.add_argument('--data', type=Path, default=Path(os.environ.get('SESR_NB_DATA', ROOT.parent / 'shared' / 'data')))
+    parser.add_argument('--render-only', action='store_true',
+                        help='re-write the table and figure from pretrained_table.json without evaluating again')
     args = parser.parse_args(argv)
     for name in args.ship: ship(args.runs / name, args.unfinished)
-    if not (args.data / 'Set5').is_dir(): sys.exit(f'no benchmark data in {args.data}: pass --data or set SESR_NB_DATA')
-    rows = table(args.data)
-    write_json_atomic(RESULTS / 'pretrained_table.json', rows)
+    if args.render_only: rows = json.loads((RESULTS / 'pretrained_table.json').read_text())
+    else:
+        if not (args.data / 'Set5').is_dir(): sys.exit(f'no benchmark data in {args.data}: pass --data or set SESR_NB_DATA')
+        rows = table(args.data)
+        write_json_atomic(RESULTS / 'pretrained_table.json', rows)
     text = render(rows)
     (RESULTS / 'pretrained_table.md').write_text(text + '\n')
     print(text)
