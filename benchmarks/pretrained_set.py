@@ -106,15 +106,21 @@ def selected_on(header: dict) -> str | None:
     return f"{os.path.basename(val[0])} (step {header['step']:,})" if val and header.get('step') else None
 
 
-def how_it_ended(name: str, finished: bool) -> str:
-    """How the run of shipped model `name` ended, from its copied metrics log: 'plateau rule' (at step N when the run
-    went on after it, e.g. a decay arm), 'stopped' (before its plateau), else 'step cap'."""
-    log = RESULTS / 'pretrained' / f'{name}_metrics.jsonl'
-    records = read_jsonl(log) if log.exists() else []
+def run_ending(metrics: Path, finished: bool) -> tuple[int | None, str, int | None]:
+    """How a run ended, from its metrics log: (steps run, 'plateau' when its plateau rule fired, else 'cap' when it
+    `finished` (its folder has `done`) or 'stopped', the step of the plateau stop or None). Also read by zoo_compare.py."""
+    records = read_jsonl(metrics) if metrics.exists() else []
+    steps = max((r['step'] for r in records if 'step' in r), default=None)
     plateau = [r['step'] for r in records if str(r.get('event', '')).startswith('plateau')]
-    last = max((r['step'] for r in records if 'step' in r), default=None)
-    if plateau: return 'plateau rule' + (f' at {plateau[0]:,}' if plateau[0] != last else '')
-    return 'step cap' if finished else 'stopped'
+    return steps, 'plateau' if plateau else 'cap' if finished else 'stopped', plateau[0] if plateau else None
+
+
+def how_it_ended(name: str, finished: bool) -> str:
+    """How the run of shipped model `name` ended, from its copied log: 'plateau rule' (at step N when the run went on
+    after the stop, e.g. a decay arm), 'stopped' (before its plateau) or 'step cap'."""
+    steps, ended, stop = run_ending(RESULTS / 'pretrained' / f'{name}_metrics.jsonl', finished)
+    if ended == 'plateau': return 'plateau rule' + (f' at {stop:,}' if stop != steps else '')
+    return {'cap': 'step cap', 'stopped': 'stopped'}[ended]
 
 
 def render(rows: list[dict]) -> str:

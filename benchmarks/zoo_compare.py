@@ -47,12 +47,9 @@ def discover(runs: Path, zoo: Path, extra: list[str], unfinished: bool = False) 
 
 def run_end(folder: Path) -> tuple[int | None, str]:
     "Steps a run trained and how it ended: 'plateau' (its rule fired), 'cap' (its --steps) or 'stopped' (neither yet)."
-    from sesr_nb.fileio import read_jsonl
+    from pretrained_set import run_ending   # the README table's reading of the same logs
     if folder.suffix == '.npz' or not (folder / 'metrics.jsonl').exists(): return None, 'cap'
-    records = read_jsonl(folder / 'metrics.jsonl')
-    steps = max((r['step'] for r in records if 'step' in r), default=None)
-    if any(str(r.get('event', '')).startswith('plateau') for r in records): return steps, 'plateau'
-    return steps, 'cap' if (folder / 'done').exists() else 'stopped'
+    return run_ending(folder / 'metrics.jsonl', (folder / 'done').exists())[:2]
 
 
 def recipe_split(configs: dict[str, dict]) -> tuple[dict, dict[str, dict]]:
