@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from sesr_nb.fileio import markdown_table, read_jsonl
 from sesr_nb.published import published
 
+from pretrained_set import run_ending   # how a run ended: one reading of the logs
+
 RESULTS = Path(__file__).resolve().parent / 'results'
 PRESETS = {'M3': 'tab:green', 'M5': 'tab:blue', 'M11': 'tab:red'}
 SELECT = 'BSD200@holdout'
@@ -26,14 +28,14 @@ SELECT = 'BSD200@holdout'
 
 def curves(name: str) -> dict:
     "Validation steps, hold-out and Set5 PSNR of one shipped x2 model's run, its best hold-out step and plateau stop."
-    records = read_jsonl(RESULTS / 'pretrained' / f'{name}x2_metrics.jsonl')
+    log = RESULTS / 'pretrained' / f'{name}x2_metrics.jsonl'
+    records = read_jsonl(log)
     vals = [r for r in records if 'val' in r and SELECT in r['val']]
     steps = np.array([r['step'] for r in vals])
     holdout = np.array([r['val'][SELECT]['psnr'] for r in vals])
     set5 = np.array([r['val']['Set5']['psnr'] if 'Set5' in r['val'] else np.nan for r in vals])
-    stops = [r['step'] for r in records if str(r.get('event', '')).startswith('plateau')]
     best = int(np.argmax(holdout))
-    return {'steps': steps, 'holdout': holdout, 'set5': set5, 'best': best, 'stop': stops[0] if stops else None}
+    return {'steps': steps, 'holdout': holdout, 'set5': set5, 'best': best, 'stop': run_ending(log, True)[2]}
 
 
 def main() -> int:
