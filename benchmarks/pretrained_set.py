@@ -10,7 +10,7 @@ The table evaluates every entry of `sesr_nb.checkpoint.PRETRAINED` and bicubic o
 output (the paper's convention: 360p->720p at x2, 180p->720p at x4).
 """
 from __future__ import annotations
-import argparse, json, os, shutil, sys
+import argparse, json, os, re, shutil, sys
 from pathlib import Path
 
 from sesr_nb.arch import BicubicModel
@@ -50,23 +50,50 @@ def ship(run: Path, unfinished: bool = False) -> Path:
     name = f'{preset}x{scale}'
     wall_s = sum(config['log_every'] / r['steps_per_sec'] for r in metrics if 'steps_per_sec' in r)  # one line per log_every steps
     label = model.config.name.rsplit(' x', 1)[0]          # 'SESR-M5', 'ESPCN', 'ELSR'
-    after = f', after {Path(config["init_from"]).name}' if config.get('init_from') else ''   # the earlier stage it started from
+    origin = init_origin(metrics)
+    folder = RESULTS / 'pretrained'
+    folder.mkdir(parents=True, exist_ok=True)
+    if origin and origin['from'].lower() == f'pretrained:{name}'.lower():   # this model's own shipped checkpoint, trained on
+        earlier = read_model_header(model_file(name))
+        offset, more = origin['step'], steps_run
+        metrics = continued_log(read_jsonl(folder / f'{name}_metrics.jsonl'), metrics, offset)
+        steps_run, step, wall_s = offset + more, offset + step, wall_s + earlier.get('train_seconds', 0)
+        how = f'{steps_run:,} steps: {offset:,}, then {more:,} from that checkpoint'
+    else:
+        after = f', after {Path(config["init_from"]).name}' if config.get('init_from') else ''   # the earlier stage it started from
+        how = f'{steps_run:,} steps{after}'
     stopped = '' if finished else ', stopped before its plateau'
-    extra = {'name': f'{label} x{scale} (T91+BSD200, {steps_run:,} steps{after}, best on {selected_on}{stopped})',
+    extra = {'name': f'{label} x{scale} (T91+BSD200, {how}, best on {selected_on}{stopped})',
              'steps_run': steps_run, 'finished': finished,
              'trained_on': 'T91 + BSD200 without their held-out tenth (@train), MATLAB bicubic',
              'selected_on': selected_on, 'step': step, 'recipe': config, 'train_seconds': round(wall_s)}
     model.name = extra['name']
     stem = f'sesr_{preset.lower()}' if model.arch.name == 'sesr' else preset.lower()
     out = save_model_file(WEIGHTS / f'{stem}_x{scale}.npz', model, extra=extra)
-    folder = RESULTS / 'pretrained'
-    folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / 'config.json', folder / f'{name}_config.json')
-    shutil.copyfile(run / 'metrics.jsonl', folder / f'{name}_metrics.jsonl')
-    save_figure(plot_training_curves(run / 'metrics.jsonl', title=extra['name']), folder / f'{name}_curves.png')
+    with open(folder / f'{name}_metrics.jsonl', 'w') as f: f.writelines(json.dumps(r) + '\n' for r in metrics)
+    save_figure(plot_training_curves(folder / f'{name}_metrics.jsonl', title=extra['name']), folder / f'{name}_curves.png')
     print(f'shipped {name}: {out} ({out.stat().st_size / 1024:.0f} KB), step {step}, ~{wall_s / 60:.0f} min of training; '
           f"PRETRAINED needs '{name}': '{out.name}'")
     return out
+
+
+def init_origin(metrics: list[dict]) -> dict | None:
+    "Where a run started, {'from', 'step'} (the event `sesr_nb train --init-from` logs at step 0), or None."
+    for r in metrics:
+        if 'init_from' in r: return r['init_from']
+        found = re.match(r'initialised from (\S+) \(its step (\d+)\)', str(r.get('event', '')))  # logged before the field
+        if found: return {'from': found[1], 'step': int(found[2])}
+    return None
+
+
+def continued_log(history: list[dict], continuation: list[dict], offset: int) -> list[dict]:
+    """One log for a shipped model trained on from its shipped checkpoint: the earlier run's records up to that
+    checkpoint's step `offset`, then the continuation's, their steps counted on from `offset`."""
+    mark = {'step': offset, 'event': f'continued from the shipped checkpoint of step {offset:,} (its weights, a fresh '
+                                     'optimiser state: benchmarks/continue_shipped.sh)'}
+    later = [{**r, 'step': r['step'] + offset} for r in continuation if 'step' in r and r['step'] > 0]
+    return [r for r in history if r.get('step', 0) <= offset] + [mark] + later
 
 
 def table(data: Path) -> list[dict]:

@@ -11,6 +11,9 @@
 DATA=${SESR_NB_DATA:-../shared/data}
 TRAIN=("$DATA/T91@train" "$DATA/BSD200@train")
 VAL=("$DATA/BSD200@holdout" "$DATA/T91@holdout" "$DATA/Set5" "$DATA/Set14")
+# FSRCNN's departures from it (benchmarks/fsrcnn_recipe.sh; nbs/03b_fsrcnn): its paper's small patches, many per
+# image, and a tenth of the rate for the deconvolution
+FSRCNN_RECIPE=(--lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1)
 COMMON=(--batch-size 32 --lr-patch 64 --lr 5e-4 --scale-aug 0.9 0.8 0.7 0.6 --schedule constant --plateau 10000 --plateau-delta 0.02
         --val-every 1000 --log-every 100 --no-progress)
 
@@ -26,3 +29,8 @@ run() {
   if declare -F after_run > /dev/null; then after_run "$name" "$dir"; fi
   echo "$((SECONDS - start))" > "$dir/done"   # wall seconds of the last (or only) session of this run
 }
+
+# start_from NAME SHIPPED: where a run that starts from run NAME takes its weights: the run folder when this machine has
+# it, else the shipped model it became (pretrained:SHIPPED, its best checkpoint, turned back into trainable weights of
+# the same function by `sesr_nb train --init-from`, nbs/09_train), so a later session goes on without the folders
+start_from() { if [ -f "$RUNS/$1/config.json" ]; then echo "$RUNS/$1"; else echo "pretrained:$2"; fi; }

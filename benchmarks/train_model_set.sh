@@ -4,7 +4,8 @@
 # on BSD200@holdout; Set5/Set14 are logged at each validation for the curves but never select anything. The recipe
 # (recipe.sh): constant 5e-4 until BSD200@holdout has not gained 0.02 dB for 10 K steps (no decay: see plateau_tail.sh);
 # x2 runs at least 40 K steps before the plateau rule may fire, x3/x4 runs start from the x2 run of the same preset
-# (every layer but the last, as the official README intends) and stop at their own plateau.
+# (every layer but the last, as the official README intends; from the shipped x2 model when the x2 run folder is not
+# on this machine: recipe.sh start_from) and stop at their own plateau.
 # SESR-M11 starts every block as the identity (block_init=0, nbs/02_models): with the default initialisation its
 # residual stream grows 3-6x through 11 blocks and the run stalls below M5.
 # Re-running continues every unfinished run (--resume) and skips finished ones.
@@ -17,9 +18,9 @@ X2=(--min-steps 40000)
 run m5_x2 150000 --arch M5 --scale 2 "${X2[@]}"
 run m3_x2 150000 --arch M3 --scale 2 "${X2[@]}"
 run m11_x2 150000 --arch "M11(block_init=0)" --scale 2 "${X2[@]}"
-run m5_x4 100000 --arch M5 --scale 4 --init-from "$RUNS/m5_x2"
-run m5_x3 100000 --arch M5 --scale 3 --init-from "$RUNS/m5_x2"
-run m3_x4 100000 --arch M3 --scale 4 --init-from "$RUNS/m3_x2"
-run m3_x3 100000 --arch M3 --scale 3 --init-from "$RUNS/m3_x2"
-run m11_x4 100000 --arch "M11(block_init=0)" --scale 4 --init-from "$RUNS/m11_x2"
-run m11_x3 100000 --arch "M11(block_init=0)" --scale 3 --init-from "$RUNS/m11_x2"
+run m5_x4 100000 --arch M5 --scale 4 --init-from "$(start_from m5_x2 M5x2)"
+run m5_x3 100000 --arch M5 --scale 3 --init-from "$(start_from m5_x2 M5x2)"
+run m3_x4 100000 --arch M3 --scale 4 --init-from "$(start_from m3_x2 M3x2)"
+run m3_x3 100000 --arch M3 --scale 3 --init-from "$(start_from m3_x2 M3x2)"
+run m11_x4 100000 --arch "M11(block_init=0)" --scale 4 --init-from "$(start_from m11_x2 M11x2)"
+run m11_x3 100000 --arch "M11(block_init=0)" --scale 3 --init-from "$(start_from m11_x2 M11x2)"

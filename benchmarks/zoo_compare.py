@@ -45,9 +45,11 @@ def discover(runs: Path, zoo: Path, extra: list[str], unfinished: bool = False) 
     return found
 
 
-def run_end(folder: Path) -> tuple[int | None, str]:
-    "Steps a run trained and how it ended: 'plateau' (its rule fired), 'cap' (its --steps) or 'stopped' (neither yet)."
+def run_end(folder: Path, shipped: dict | None = None) -> tuple[int | None, str]:
+    """Steps a run trained and how it ended: 'plateau' (its rule fired), 'cap' (its --steps) or 'stopped' (neither yet);
+    for a shipped model (`shipped`: its name and header), from the log shipped with it (benchmarks/results/pretrained)."""
     from pretrained_set import run_ending   # the README table's reading of the same logs
+    if shipped: return run_ending(RESULTS / 'pretrained' / f"{shipped['name']}_metrics.jsonl", shipped['finished'])[:2]
     if folder.suffix == '.npz' or not (folder / 'metrics.jsonl').exists(): return None, 'cap'
     return run_ending(folder / 'metrics.jsonl', (folder / 'done').exists())[:2]
 
@@ -92,7 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument('--zoo', type=Path, default=None, help='folder of the zoo runs (default RUNS/zoo)')
     ap.add_argument('--unfinished', action='store_true',
                     help='also runs still training or stopped before their plateau (best checkpoint so far, marked)')
-    ap.add_argument('--run', action='append', default=[], help='another run folder or .npz model file to compare, NAME=PATH')
+    ap.add_argument('--run', action='append', default=[],
+                    help='another run folder, .npz model file or shipped model (pretrained:M3x3: its header and shipped log) to compare, NAME=PATH')
     ap.add_argument('--data', type=Path, default=None, help='folder holding Set5/ and Set14/ (default $SESR_NB_DATA or ../shared/data)')
     ap.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds')
     ap.add_argument('--no-timing', action='store_true')
@@ -109,7 +112,8 @@ def main(argv=None) -> int:
     import jax, jax.numpy as jnp, numpy as np
     from tqdm.auto import tqdm
     from sesr_nb.arch import model_color
-    from sesr_nb.checkpoint import load_train_params, load_trained, read_model_header
+    from sesr_nb.checkpoint import PRETRAINED, load_train_params, load_trained, pretrained_path, read_model_header
+    from sesr_nb.resolve import load_model
     from sesr_nb.datasets import benchmark_data_dir, load_dataset
     from sesr_nb.evaluate import evaluate_model
     from sesr_nb.fileio import markdown_table, read_jsonl, write_json_atomic
@@ -126,19 +130,28 @@ def main(argv=None) -> int:
     if not runs: sys.exit(f'no finished run under {args.runs}')
     rows, models, configs = [], {}, {}
     for name, folder in tqdm(runs.items(), desc='evaluate', file=sys.stderr):
-        model = load_trained(folder)
+        shipped = None
+        if str(folder).startswith('pretrained:'):   # a shipped model: its recipe, step and log shipped with it
+            model = load_model(str(folder))
+            header = read_model_header(pretrained_path(model.config.preset, model.scale))
+            key = {k.lower(): k for k in PRETRAINED}[str(folder).partition(':')[2].lower()]
+            shipped = {'name': key, 'finished': header.get('finished', True)}
+            cfg, step = dict(header.get('recipe', {})), header.get('step')
+            if str(cfg.get('init_from', '')).lower() == str(folder).lower(): cfg.pop('init_from')   # trained on from itself
+        else:
+            model = load_trained(folder)
+            if folder.suffix == '.npz':   # a model file (e.g. the SMSR study's short run): its recipe from the header
+                cfg, step = read_model_header(folder).get('recipe', {}), None
+            else: cfg, step = json.loads((folder / 'config.json').read_text()), load_train_params(folder)[3]
         arch, config = model.arch, model.config
-        if folder.suffix == '.npz':   # a model file (e.g. the SMSR study's short run): its recipe from the header
-            cfg, step = read_model_header(folder).get('recipe', {}), None
-        else: cfg, step = json.loads((folder / 'config.json').read_text()), load_train_params(folder)[3]
         s = model.scale
         configs[name] = cfg
-        steps_run, ended = run_end(folder)
+        steps_run, ended = run_end(folder, shipped)
         cost = arch.complexity(config, LR_HW[s])
         sets = {r.name: r for r in evaluate_model(model, [load_dataset(data / n, s) for n in ('Set5', 'Set14')], s).sets}
         label = config.name.rsplit(' x', 1)[0] if config.preset != 'custom' else arch.name.upper()
         paper = published(label, s)   # the one table of published figures (nbs/06a_published)
-        rows.append({'run': name, 'model': model.name if folder.suffix == '.npz' else config.name, 'arch': arch.name, 'scale': s, 'color': model_color(model),
+        rows.append({'run': name, 'model': model.name if folder.suffix == '.npz' and not shipped else config.name, 'arch': arch.name, 'scale': s, 'color': model_color(model),
                      'steps': steps_run or cfg.get('steps'), 'ended': ended, 'init_from': Path(cfg['init_from']).name if cfg.get('init_from') else None,
                      'checkpoint_step': step, 'params': int(cost['deploy_params']),
                      'gmacs': round(cost['macs'] / 1e9, 3), 'macs_lr': list(LR_HW[s]),

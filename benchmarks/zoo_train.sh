@@ -14,12 +14,11 @@ after_run() { sesr_nb evaluate --model "$2" --data "$DATA/Set5" "$DATA/Set14" --
 
 # FSRCNN with what its paper's recipe adds to ours (nbs/03b_fsrcnn): small LR patches (24x24, 256 a picture) and its
 # deconvolution trained at a tenth of the rate
-FSRCNN_RECIPE=(--lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1)
 run fsrcnn_x2 "$STEPS_X2" --arch FSRCNN --scale 2 --min-steps 20000 "${FSRCNN_RECIPE[@]}"
 run espcn_x2 "$ESPCN_STEPS_X2" --arch ESPCN --scale 2 --min-steps 20000
 if [ "$STEPS_X4" -gt 0 ]; then
-  run fsrcnn_x4 "$STEPS_X4" --arch FSRCNN --scale 4 --init-from "$RUNS/fsrcnn_x2" "${FSRCNN_RECIPE[@]}"
-  run espcn_x4 "$STEPS_X4" --arch ESPCN --scale 4 --init-from "$RUNS/espcn_x2"
+  run fsrcnn_x4 "$STEPS_X4" --arch FSRCNN --scale 4 --init-from "$(start_from fsrcnn_x2 FSRCNNx2)" "${FSRCNN_RECIPE[@]}"
+  run espcn_x4 "$STEPS_X4" --arch ESPCN --scale 4 --init-from "$(start_from espcn_x2 ESPCNx2)"
 fi
 
 # The comparison table of every zoo and SESR run, with the published figures (nbs/06a_published), is made by

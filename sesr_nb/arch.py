@@ -43,6 +43,7 @@ class Architecture:
     default_preset: str | None = None
     color: str = 'y'  # what the network sees and returns: 'y' (one plane, Y in [0, 1]) or 'rgb' (three, RGB in [0, 1])
     objective: Callable[[Any, Any], Any] | str | None = None  # (config, TrainConfig) -> its training Objective, or 'module:function'; None: the pixel loss
+    expand: Callable[[Any, Any], Any] | None = None  # (deployed params, fresh init) -> trainable params that deploy to them; None: a deployed model cannot train on
 
     def __post_init__(self):
         if self.color not in ('y', 'rgb'): raise ValueError(f"color must be 'y' or 'rgb', got {self.color!r}")

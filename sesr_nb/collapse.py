@@ -14,7 +14,7 @@ import numpy as np
 from .conv import conv2d
 
 # %% auto #0
-__all__ = ['Conv', 'LinearBlock', 'collapse_linear_block', 'official_collapse_kernel']
+__all__ = ['Conv', 'LinearBlock', 'collapse_linear_block', 'official_collapse_kernel', 'expand_linear_block']
 
 # %% ../nbs/01_collapse.ipynb #7f19ecf6
 class Conv(nn.Module):
@@ -75,3 +75,30 @@ def official_collapse_kernel(block_params: dict, residual: bool = False) -> jax.
     wt = jnp.transpose(wt[:, ::-1, ::-1, :], (1, 2, 0, 3))                     # reverse taps, -> (k, k, Cin, Cout)
     if residual: wt = wt.at[k // 2, k // 2].add(jnp.eye(c_in))
     return wt
+
+# %% ../nbs/01_collapse.ipynb #0135aebc
+def expand_linear_block(collapsed: dict, fresh: dict, residual: bool = False) -> dict:
+    """Expanded `LinearBlock` params whose collapse is `collapsed` ({'kernel': (k,k,Cin,Cout), 'bias'}): the product
+    split evenly by SVD over `p` directions taken from `fresh` (a freshly initialised block of the target shape), whose
+    expansion kernel, projected off those directions, keeps every one of the p channels trainable."""
+    kernel = np.asarray(collapsed['kernel'], np.float64)
+    k, c_in, c_out = kernel.shape[0], kernel.shape[2], kernel.shape[3]
+    if residual:
+        if c_in != c_out: raise ValueError(f'a residual block needs Cin == Cout, got {c_in} -> {c_out}')
+        kernel = kernel.copy()
+        kernel[k // 2, k // 2] -= np.eye(c_in)
+    fresh_expand = np.asarray(fresh['expand']['kernel'], np.float64)
+    p = fresh_expand.shape[-1]
+    if fresh_expand.shape[:3] != (k, k, c_in) or fresh['project']['kernel'].shape[-1] != c_out:
+        raise ValueError(f'the fresh block {fresh_expand.shape} -> {fresh["project"]["kernel"].shape[-1]} does not match '
+                         f'the collapsed kernel {kernel.shape}')
+    u, s, vt = np.linalg.svd(kernel.reshape(k * k * c_in, c_out), full_matrices=False)
+    rank = len(s)
+    if rank > p: raise ValueError(f'a rank-{rank} kernel cannot be split through {p} channels')
+    directions = np.linalg.qr(fresh_expand.reshape(-1, p).T)[0][:, :rank]      # (p, rank), orthonormal columns
+    noise = fresh_expand.reshape(-1, p) @ (np.eye(p) - directions @ directions.T)  # fresh init, off those directions
+    w1 = (u * np.sqrt(s)) @ directions.T + noise
+    w2 = directions @ (np.sqrt(s)[:, None] * vt)
+    f32 = lambda a: jnp.asarray(a, jnp.float32)
+    return {'expand': {'kernel': f32(w1.reshape(k, k, c_in, p)), 'bias': jnp.zeros((p,), jnp.float32)},
+            'project': {'kernel': f32(w2.reshape(1, 1, p, c_out)), 'bias': f32(collapsed['bias'])}}

@@ -196,6 +196,7 @@ def plain_architecture(name: str, description: str, *, presets: Mapping[str, Map
 
     return Architecture(name=name, description=description, presets=presets, make_config=make_config, init=init,
                         apply=apply, deploy=lambda params, config: params, deploy_apply=deploy_apply,
-                        complexity=complexity, receptive_radius=lambda config: layer_receptive_radius(layers(config)),
+                        expand=lambda params, fresh: params, complexity=complexity,
+                        receptive_radius=lambda config: layer_receptive_radius(layers(config)),
                         forward_modes=modes, scale_dependent=tuple(scale_dependent), default_preset=default_preset,
                         color=color)

@@ -12,13 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .collapse import LinearBlock, collapse_linear_block
+from .collapse import LinearBlock, collapse_linear_block, expand_linear_block
 from .conv import conv2d_act, prelu_nchw
 
 # %% auto #0
 __all__ = ['PRESETS', 'FORWARD_MODES', 'SESRConfig', 'sesr_config', 'BlockShape', 'block_shapes', 'PReLU', 'depth_to_space',
-           'upsample_channels', 'SESR', 'init_params', 'collapse', 'config_from_params', 'collapsed_apply',
-           'sesr_apply']
+           'upsample_channels', 'SESR', 'init_params', 'collapse', 'config_from_params', 'expand_collapsed',
+           'collapsed_apply', 'sesr_apply']
 
 # %% ../nbs/02_models.ipynb #fad6360b
 @dataclass(frozen=True)
@@ -158,6 +158,19 @@ def config_from_params(params: dict, preset: str = 'custom') -> SESRConfig:
     if scale * scale != s2: raise ValueError(f'the last block has {s2} output channels, not a square scale')
     feature_size = first['expand']['kernel'].shape[-1] if expanded else 0
     return SESRConfig(m=m, f=f, feature_size=max(feature_size, 1), scale=scale, preset=preset)
+
+# %% ../nbs/02_models.ipynb #1a520fe4
+def expand_collapsed(cparams: dict, fresh: dict) -> dict:
+    """Trainable (expanded) SESR params that collapse to the deployed `cparams`, for fine-tuning a shipped model:
+    each block re-expanded by `expand_linear_block` over the channels of `fresh` (a fresh `init_params` of the same
+    configuration); PReLU slopes are copied."""
+    if set(cparams) != set(fresh):
+        raise ValueError(f'the deployed network has groups {sorted(cparams)}, the fresh one {sorted(fresh)}: not the same preset')
+    out = {}
+    for name, p in cparams.items():
+        if name.startswith('prelu'): out[name] = p
+        else: out[name] = expand_linear_block(p, fresh[name], residual=name.startswith('block'))
+    return out
 
 # %% ../nbs/02_models.ipynb #a302a83b
 def collapsed_apply(cparams: dict, x: jax.Array, clip: bool = True, backend: str | None = None) -> jax.Array:

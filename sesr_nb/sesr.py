@@ -9,8 +9,8 @@ import jax.numpy as jnp
 
 from .arch import Architecture
 from .complexity import complexity
-from .models import (FORWARD_MODES, PRESETS, SESRConfig, block_shapes, collapse, collapsed_apply, init_params,
-                            sesr_apply)
+from .models import (FORWARD_MODES, PRESETS, SESRConfig, block_shapes, collapse, collapsed_apply, expand_collapsed,
+                            init_params, sesr_apply)
 
 # %% auto #0
 __all__ = ['ARCHITECTURE', 'sesr_complexity', 'sesr_receptive_radius']
@@ -42,4 +42,4 @@ ARCHITECTURE = Architecture(
     name='sesr', description='SESR: collapsible linear blocks (Bhardwaj et al., MLSys 2022)', presets=PRESETS,
     make_config=SESRConfig, init=init_params, apply=_apply, deploy=lambda params, config: collapse(params),
     deploy_apply=_deploy_apply, complexity=sesr_complexity, receptive_radius=sesr_receptive_radius,
-    forward_modes=FORWARD_MODES, scale_dependent=('last',), default_preset='M5')
+    forward_modes=FORWARD_MODES, scale_dependent=('last',), default_preset='M5', expand=expand_collapsed)

@@ -19,22 +19,23 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from .arch import TrainedModel, arch_config, architecture_of, architectures, model_record
-from .checkpoint import (checkpoint_manager, checkpoint_meta, load_train_params, restore_checkpoint,
-                                save_checkpoint)
+from .checkpoint import (checkpoint_manager, checkpoint_meta, load_train_params, pretrained_path, read_model_header,
+                                restore_checkpoint, save_checkpoint)
 from .datasets import load_dataset
 from .distributed import add_distributed_args, initialize_from_args, is_primary
 from .evaluate import evaluate_model
 from .fileio import append_jsonl, read_jsonl, write_json_atomic
 from .options import CommandOutput, add_config_args, config_from_args, option
+from .resolve import load_model
 from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_images
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'STOP_RULE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer',
            'scale_groups', 'group_factors', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective',
            'pixel_loss_fn', 'pixel_objective', 'make_train_step', 'shard_batch', 'init_from_checkpoint',
-           'initial_state', 'validate_model', 'validate', 'config_changes', 'config_flag', 'check_resume',
-           'train_sampler', 'FitProgress', 'fit', 'default_objective', 'train', 'host_copy', 'train_segment',
-           'recorded_config', 'add_train_args', 'train_command']
+           'load_initial_params', 'initial_state', 'validate_model', 'validate', 'config_changes', 'config_flag',
+           'check_resume', 'train_sampler', 'FitProgress', 'fit', 'default_objective', 'train', 'host_copy',
+           'train_segment', 'recorded_config', 'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
@@ -114,7 +115,7 @@ class TrainConfig(Recipe):
                        choices=('l1', 'l2'))
     mode: str | None = option(None, "forward mode of the step (SESR: collapsed (paper) or expanded; default: the architecture's first)")
     compute_dtype: str = option('float32', 'dtype of the convolutions; weights stay float32', choices=('float32', 'bfloat16'))
-    init_from: str | None = option(None, 'run or checkpoint to initialise from (e.g. a x2 run for x4)')
+    init_from: str | None = option(None, 'run, checkpoint, .npz model file or pretrained:NAME to start from (e.g. pretrained:M5x2 for a x4 run)')
 
     def __post_init__(self):
         self.check_recipe()
@@ -291,15 +292,40 @@ def init_from_checkpoint(params: dict, source: dict, fresh: Sequence[str] = ()) 
         out[name] = source[name]
     return out
 
-def initial_state(cfg: TrainConfig, tx: optax.GradientTransformation) -> TrainState:
-    "Fresh training state: the architecture's init, or copied from `cfg.init_from` (across scales: all but scale-dependent groups)."
+def load_initial_params(spec: str | os.PathLike, seed: int = 0) -> tuple[Any, Any, Any, dict]:
+    """(architecture, config, trainable params, origin) to start a run from `spec`: a run or checkpoint folder (its best
+    checkpoint), or a deployed model (an .npz model file, 'pretrained:NAME') turned back into trainable parameters of the
+    same function by its architecture's `expand`, over a fresh init of `seed`. `origin`: the source and its step."""
+    text = str(spec)
+    if not text.startswith('pretrained') and Path(text).expanduser().is_dir():
+        arch, config, params, step = load_train_params(text)
+        return arch, config, params, {'from': text, 'step': step}
+    model = load_model(text)
+    if not isinstance(model, TrainedModel):
+        raise ValueError(f'--init-from {text} is a {type(model).__name__}, not a float network with trainable weights (int8, '
+                         'ONNX, TFLite and bicubic models cannot seed training): name its run folder or float .npz file')
+    if model.arch.expand is None:
+        raise ValueError(f'--init-from {text}: a deployed {model.arch.name} network cannot be turned back into trainable '
+                         'parameters; name the run folder it was trained in')
+    source_file = (pretrained_path(model.config.preset, model.scale) if text.startswith('pretrained')
+                   else Path(text).expanduser())
+    fresh = model.arch.init(model.config, jax.random.PRNGKey(seed))
+    return (model.arch, model.config, model.arch.expand(model.params, fresh),
+            {'from': text, 'step': read_model_header(source_file).get('step')})
+
+def initial_state(cfg: TrainConfig, tx: optax.GradientTransformation, log: Callable[[dict], None] | None = None) -> TrainState:
+    """Fresh training state: the architecture's init, or copied from `cfg.init_from` (across scales: all but the
+    scale-dependent groups); `log` receives an event naming the source and its step."""
     arch, config = cfg.network()
     params = arch.init(config, jax.random.PRNGKey(cfg.seed))
     if cfg.init_from:
-        source_arch, source_config, source, _ = load_train_params(cfg.init_from)
+        source_arch, source_config, source, origin = load_initial_params(cfg.init_from, cfg.seed)
         if source_arch is not arch:
             raise ValueError(f'{cfg.init_from} holds a {source_arch.name} network; {cfg.arch} is {arch.name}: use the same preset')
-        params = init_from_checkpoint(params, source, () if source_config.scale == config.scale else arch.scale_dependent)
+        fresh = () if source_config.scale == config.scale else arch.scale_dependent
+        params = init_from_checkpoint(params, source, fresh)
+        if log: log({'step': 0, 'event': f"initialised from {origin['from']} (its step {origin['step']})"
+                                         + (f"; {', '.join(fresh)} fresh" if fresh else ''), 'init_from': origin})
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 # %% ../nbs/09_train.ipynb #8e9f1eeb
@@ -508,7 +534,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     tx = make_optimizer(cfg, total)
     unknown = set(group_factors(cfg.lr_scale)) - set(arch.init(config, jax.random.PRNGKey(0)))
     if unknown: raise ValueError(f'--lr-scale names {sorted(unknown)}, which {config.name} does not have')
-    state = initial_state(cfg, tx)
+    state = initial_state(cfg, tx, None if resume else log)
     # the schedule's own state: where the tail started (None: not yet), where a plateau stopped the run, and the
     # plateau rule's reference point; saved in every checkpoint, so a resumed run follows the same schedule
     tail_steps = min(total, cfg.tail_steps or max(1, round(total / 5))) if cfg.schedule == 'tail' else 0
