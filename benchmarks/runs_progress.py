@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Snapshot of the pretrained-set runs still training (benchmarks/train_model_set.sh): each run's metrics log and a
+"""Snapshot of the runs still training (benchmarks/train_model_set.sh, continue_shipped.sh, the zoo scripts): each run's metrics log and a
 table of its best BSD200@holdout checkpoint so far, with the Set5/Set14 logged at that validation (reported, never
 used to choose). The runs resume where they stopped (`--resume`); a later snapshot replaces this one.
 
@@ -28,8 +28,11 @@ def main(runs: Path, names: list[str]) -> None:
                      at(best, 'BSD200@holdout'), at(best, 'Set5'), at(best, 'Set14'),
                      f"{vals[-1]['step']:,}: {at(vals[-1], 'BSD200@holdout')}"])
     table = markdown_table(['run', 'steps run', 'best step', 'BSD200@holdout', 'Set5', 'Set14', 'last validation'], rows)
-    (OUT / 'progress.md').write_text('Runs of benchmarks/train_model_set.sh still training (where a model of the README table comes from one, it is the best checkpoint below); PSNR (dB) '
-                                     'at the best BSD200@holdout checkpoint so far.\n\n' + table + '\n')
+    (OUT / 'progress.md').write_text(
+        'Runs still training (train_model_set.sh, zoo_train.sh, elsr_recipe.sh, continue_shipped.sh; where a model of '
+        'the README table comes from one, it is the best checkpoint below); PSNR (dB) at the best BSD200@holdout '
+        'checkpoint so far. A run started from a shipped model or another run counts its steps from there (its first '
+        'logged event names the source and its step).\n\n' + table + '\n')
     print(table)
 
 
