@@ -301,9 +301,9 @@ def load_initial_params(spec: str | os.PathLike, seed: int = 0) -> tuple[Any, An
         arch, config, params, step = load_train_params(text)
         return arch, config, params, {'from': text, 'step': step}
     model = load_model(text)
-    if not isinstance(model, TrainedModel):
-        raise ValueError(f'--init-from {text} is a {type(model).__name__}, not a float network with trainable weights (int8, '
-                         'ONNX, TFLite and bicubic models cannot seed training): name its run folder or float .npz file')
+    if type(model) is not TrainedModel:   # subclasses run other graphs (the int8 QuantizedModel): not trainable weights
+        raise ValueError(f'--init-from {text}: a {type(model).__name__} is not a float network with trainable weights (int8, '
+                         'ONNX, TFLite and bicubic models cannot seed training); name its run folder or float .npz file')
     if model.arch.expand is None:
         raise ValueError(f'--init-from {text}: a deployed {model.arch.name} network cannot be turned back into trainable '
                          'parameters; name the run folder it was trained in')
