@@ -12,6 +12,8 @@ while still improving, with --unfinished). Writes benchmarks/results/zoo_table.{
 (PSNR vs MACs).
 
     python benchmarks/zoo_compare.py --runs /work/runs/set --zoo /work/runs/zoo [--unfinished] [--run m5_x2=DIR]
+    python benchmarks/zoo_compare.py --run m3_x2=pretrained:M3x2 --run fsrcnn_x2=pretrained:FSRCNNx2 ...  # shipped models
+                                     # (their header and the log shipped with them: no run folder needed)
 """
 from __future__ import annotations
 import argparse, json, os, platform, statistics, sys, time
