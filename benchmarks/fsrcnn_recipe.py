@@ -16,10 +16,12 @@ ARMS = {  # arm -> (the change, its control)
     'deconv01': ('the deconvolution at a tenth of the rate (--lr-scale deconv=0.1)', 'patch24'),
     'mse': ("the paper's loss, the mean squared error (--loss l2), instead of L1", 'zoo'),
     'lr1e-3': ('twice the rate: 1e-3 (the deconvolution still at a tenth of it)', 'zoo'),
+    'late_tail': ('at the plateau: a cosine decay of the rate to 0 over the steps of the arm', 'late_constant'),
 }
 CONTROLS = {'base': 'the SESR recipe unchanged (constant 5e-4, scale augmentation, 64x64 LR patches)',
             'patch24': 'the SESR recipe with 24x24 LR patches, 256 a picture',
-            'zoo': "the zoo's recipe (24x24 LR patches, 256 a picture, deconvolution at a tenth of the rate), re-run beside the arm"}
+            'zoo': "the zoo's recipe (24x24 LR patches, 256 a picture, deconvolution at a tenth of the rate), re-run beside the arm",
+            'late_constant': 'the constant rate over the same steps, from the same checkpoint (the shipped model at its plateau)'}
 
 
 def fork_row(zoo: Path, forked: Path, runs: dict) -> dict | None:
@@ -44,7 +46,7 @@ def main(argv=None) -> int:
                     help='the zoo run and its 1e-3 fork (fsrcnn_lr_fork.sh): compared over the steps the fork ran')
     ap.add_argument('--out', type=Path, default=RESULTS / 'fsrcnn_recipe')
     args = ap.parse_args(argv)
-    runs = {name: read_run(args.runs / name) for name in ['base', 'zoo', *ARMS]}
+    runs = {name: read_run(args.runs / name) for name in ['base', 'zoo', 'late_constant', *ARMS]}
     wall = {name: int((args.runs / name / 'done').read_text()) if (args.runs / name / 'done').exists() else None
             for name in runs}   # seconds of the run's (last) session, beside the other runs of that session
     rows, stopped = [], []
@@ -71,9 +73,9 @@ def main(argv=None) -> int:
     if late:
         rows.append(late)
         lines.append(f"| {late['change']} | {late['control']} | {late['step']:,} | – | " + delta_cells(late) + ' |')
-    text = (f'# FSRCNN x2 in this harness, one change at a time ({steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
+    text = (f'# FSRCNN x2 in this harness, one change at a time (up to {steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
             'batch 32; 2 CPU cores)\n\nEach run is read at its best BSD200@holdout step; Δ is against its control in the '
-            'same study and budget of steps; wall s is the time a run took, beside other trainings on the same cores (two in the first study, base to deconv01; four in the second, zoo to lr1e-3): compare wall times within a study only.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
+            'same study and budget of steps; wall s is the time a run took, beside other trainings on the same cores (two in the first study, base to deconv01; four in the second, zoo to lr1e-3; eleven in the third, from the shipped model at its plateau: late_constant and late_tail): compare wall times within a study only.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
     write_study(args.out, text, rows, runs, 'FSRCNN x2', fork_title='FSRCNN x2, 1e-3 late (fork): BSD200@holdout')
     return 0
 

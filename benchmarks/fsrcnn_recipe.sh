@@ -27,3 +27,11 @@ ZOO=(--lr-patch 24 --patches-per-image 256 --lr-scale deconv=0.1)
 run zoo      "$STEPS" "${ZOO[@]}"
 run mse      "$STEPS" "${ZOO[@]}" --loss l2
 run lr1e-3   "$STEPS" "${ZOO[@]}" --lr 1e-3
+
+# Third study, at the end of training: from the long run's plateau checkpoint (the shipped model, pretrained:FSRCNNx2,
+# with a fresh optimiser state) a cosine decay of the rate to 0 over LATE steps against the constant rate over the same
+# steps: the validations of the constant-rate curve move by 0.05-0.15 dB from one to the next, the sign of a rate too
+# high to settle (ONLY=late_constant / ONLY=late_tail run the arms apart, e.g. side by side)
+LATE=${LATE:-5000}
+run late_constant "$LATE" "${ZOO[@]}" --init-from pretrained:FSRCNNx2
+run late_tail     "$LATE" "${ZOO[@]}" --init-from pretrained:FSRCNNx2 --schedule tail --tail-steps "$LATE"

@@ -14,7 +14,8 @@ import argparse, json, os, re, shutil, sys
 from pathlib import Path
 
 from sesr_nb.arch import BicubicModel
-from sesr_nb.checkpoint import PRETRAINED, load_pretrained, load_train_params, load_trained, read_model_header, save_model_file
+from sesr_nb.checkpoint import (PRETRAINED, load_model_file, load_pretrained, load_train_params, load_trained, read_model_header,
+                                save_model_file)
 from sesr_nb.evaluate import evaluate_model
 from sesr_nb.fileio import markdown_table, read_jsonl, write_json_atomic
 from sesr_nb.published import published
@@ -56,7 +57,12 @@ def ship(run: Path, unfinished: bool = False) -> Path:
     if origin and origin['from'].lower() == f'pretrained:{name}'.lower():   # this model's own shipped checkpoint, trained on
         earlier = read_model_header(model_file(name))
         offset, more = origin['step'], steps_run
-        metrics = continued_log(read_jsonl(folder / f'{name}_metrics.jsonl'), metrics, offset)
+        history = read_jsonl(folder / f'{name}_metrics.jsonl')
+        if holdout_at(metrics, selected_on, step) < holdout_at(history, selected_on, offset):
+            # the continuation never beat the shipped checkpoint: that stays the best of the whole run (the continued
+            # run only adds its steps, and its plateau)
+            model, step = load_model_file(model_file(name)), 0
+        metrics = continued_log(history, metrics, offset)
         steps_run, step, wall_s = offset + more, offset + step, wall_s + earlier.get('train_seconds', 0)
         how = f'{steps_run:,} steps: {offset:,}, then {more:,} from that checkpoint'
     else:
@@ -87,12 +93,26 @@ def init_origin(metrics: list[dict]) -> dict | None:
     return None
 
 
+def holdout_at(metrics: list[dict], val_set: str, step: int) -> float:
+    "The `val_set` PSNR a metrics log records at `step` (the score that chose a checkpoint)."
+    scores = [r['val'][val_set]['psnr'] for r in metrics if r.get('step') == step and val_set in r.get('val', {})]
+    if not scores: raise ValueError(f'the log records no {val_set} score at step {step}')
+    return scores[-1]
+
+
 def continued_log(history: list[dict], continuation: list[dict], offset: int) -> list[dict]:
     """One log for a shipped model trained on from its shipped checkpoint: the earlier run's records up to that
     checkpoint's step `offset`, then the continuation's, their steps counted on from `offset`."""
     mark = {'step': offset, 'event': f'continued from the shipped checkpoint of step {offset:,} (its weights, a fresh '
                                      'optimiser state: benchmarks/continue_shipped.sh)'}
-    later = [{**r, 'step': r['step'] + offset} for r in continuation if 'step' in r and r['step'] > 0]
+    def counted_on(record: dict) -> dict:   # events name steps too ('no gain ... since step -2000', a carried plateau)
+        out = {**record, 'step': record['step'] + offset}
+        if 'event' in out:
+            out['event'] = re.sub(r'since step (-?\d+)', lambda m: f'since step {int(m[1]) + offset}', str(out['event']))
+            out['event'] = re.sub(r' \((-?\d+) here\)', '', out['event'])
+        return out
+    later = [counted_on(r) for r in continuation
+             if 'step' in r and (r['step'] > 0 or ('event' in r and init_origin([r]) is None))]
     return [r for r in history if r.get('step', 0) <= offset] + [mark] + later
 
 

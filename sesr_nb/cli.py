@@ -144,6 +144,12 @@ def _quiet_absl(record: logging.LogRecord) -> bool:
     threads orbax leaves behind (a filter, not a level: library code resets levels)."""
     return not _QUIET['absl'] or record.levelno >= logging.CRITICAL
 
+def _quiet_asyncio(record: logging.LogRecord) -> bool:
+    """The asyncio logger's filter: while _QUIET says so, drop the 'Future exception was never retrieved' reports of
+    the futures tensorstore abandons when a damaged checkpoint fails to read (garbage-collected at random later
+    moments, so they could follow the command's one-line error); installed once, like `_quiet_absl`."""
+    return not (_QUIET['event_loop'] and str(record.msg).startswith('Future exception was never retrieved'))
+
 def _drop_closed_event_loop_noise() -> None:
     "Install (once) an unraisable hook that drops tensorstore's 'Event loop is closed' tracebacks while _QUIET says so."
     previous = sys.unraisablehook
@@ -184,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     from sesr_nb.conv import tune_process
     tune_process()
     logging.getLogger('absl').addFilter(_quiet_absl)   # once: the same filter object is not added twice
+    logging.getLogger('asyncio').addFilter(_quiet_asyncio)
     _drop_closed_event_loop_noise()
     _QUIET['event_loop'] = _QUIET['absl'] = not args.verbose
     shown, warnings.showwarning = warnings.showwarning, show_warning

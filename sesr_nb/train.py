@@ -31,11 +31,12 @@ from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_imag
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'STOP_RULE', 'Recipe', 'TrainConfig', 'TrainState', 'optimizer',
-           'scale_groups', 'group_factors', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'data_mesh', 'Objective',
-           'pixel_loss_fn', 'pixel_objective', 'make_train_step', 'shard_batch', 'init_from_checkpoint',
-           'load_initial_params', 'initial_state', 'validate_model', 'validate', 'config_changes', 'config_flag',
-           'check_resume', 'train_sampler', 'FitProgress', 'fit', 'default_objective', 'train', 'host_copy',
-           'train_segment', 'recorded_config', 'add_train_args', 'train_command']
+           'scale_groups', 'group_factors', 'make_optimizer', 'tail_rate', 'PlateauWatch', 'carried_plateau',
+           'data_mesh', 'Objective', 'pixel_loss_fn', 'pixel_objective', 'make_train_step', 'shard_batch',
+           'init_from_checkpoint', 'load_initial_params', 'initial_params', 'initial_state', 'validate_model',
+           'validate', 'config_changes', 'config_flag', 'check_resume', 'train_sampler', 'FitProgress', 'fit',
+           'default_objective', 'train', 'host_copy', 'train_segment', 'recorded_config', 'add_train_args',
+           'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
@@ -116,6 +117,8 @@ class TrainConfig(Recipe):
     mode: str | None = option(None, "forward mode of the step (SESR: collapsed (paper) or expanded; default: the architecture's first)")
     compute_dtype: str = option('float32', 'dtype of the convolutions; weights stay float32', choices=('float32', 'bfloat16'))
     init_from: str | None = option(None, 'run, checkpoint, .npz model file or pretrained:NAME to start from (e.g. pretrained:M5x2 for a x4 run)')
+    plateau_from: str | None = option(None, 'metrics log (metrics.jsonl) of the run whose checkpoint --init-from continues at the '
+                                      "same scale: the plateau rule goes on from that run's reference instead of afresh")
 
     def __post_init__(self):
         self.check_recipe()
@@ -128,6 +131,8 @@ class TrainConfig(Recipe):
         if self.loss not in ('l1', 'l2'): raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
         if self.epochs < 1: raise ValueError(f'epochs must be >= 1, got {self.epochs}')
         if self.steps is not None and self.steps < 1: raise ValueError(f'steps must be >= 1, got {self.steps}')
+        if self.plateau_from and not self.init_from:
+            raise ValueError('plateau_from carries the plateau rule of the run a checkpoint comes from: give --init-from too')
 
     def network(self) -> tuple[Any, Any]:
         "The architecture and its configuration that this run trains."
@@ -196,6 +201,21 @@ class PlateauWatch:
         return bool(self.patience) and step >= self.min_steps and step - self.best_step >= self.patience
 
     def state(self) -> dict: return {'best': None if self.best == -math.inf else self.best, 'best_step': self.best_step}
+
+def carried_plateau(history: str | os.PathLike, val_name: str, start_step: int, delta: float = 0.02) -> tuple[float, int]:
+    """The plateau rule's reference (score, step) for a run that continues the checkpoint of step `start_step` of
+    another run: that run's `val_name` scores in its metrics log `history`, up to `start_step`, replayed with steps
+    counted from it (so the reference step is <= 0, and the continued run stops where the whole run would)."""
+    path = Path(history).expanduser()
+    if not path.is_file(): raise FileNotFoundError(f'--plateau-from {path}: no such metrics log; name the metrics.jsonl '
+                                                   'of the run that --init-from continues')
+    scores = [(r['step'], r['val'][val_name]['psnr']) for r in read_jsonl(path)
+              if val_name in r.get('val', {}) and r['step'] <= start_step]
+    if not scores: raise ValueError(f'--plateau-from {path} records no {val_name} score up to step {start_step}: give '
+                                    'the log of the run the checkpoint comes from, validated on the same first --val set')
+    watch = PlateauWatch(0, delta)
+    for step, score in scores: watch.update(step - start_step, score)
+    return watch.best, watch.best_step
 
 def data_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
     "A one-axis ('data') mesh over `devices` (default: all devices)."
@@ -313,19 +333,25 @@ def load_initial_params(spec: str | os.PathLike, seed: int = 0) -> tuple[Any, An
     return (model.arch, model.config, model.arch.expand(model.params, fresh),
             {'from': text, 'step': read_model_header(source_file).get('step')})
 
-def initial_state(cfg: TrainConfig, tx: optax.GradientTransformation, log: Callable[[dict], None] | None = None) -> TrainState:
-    """Fresh training state: the architecture's init, or copied from `cfg.init_from` (across scales: all but the
-    scale-dependent groups); `log` receives an event naming the source and its step."""
+def initial_params(cfg: TrainConfig, log: Callable[[dict], None] | None = None) -> tuple[dict, dict | None]:
+    """(params, origin) a run starts from: the architecture's init, or copied from `cfg.init_from` (across scales: all
+    but the scale-dependent groups; `origin` then names the source, its step and scale, else None); `log` receives an
+    event naming the source and its step."""
     arch, config = cfg.network()
     params = arch.init(config, jax.random.PRNGKey(cfg.seed))
-    if cfg.init_from:
-        source_arch, source_config, source, origin = load_initial_params(cfg.init_from, cfg.seed)
-        if source_arch is not arch:
-            raise ValueError(f'{cfg.init_from} holds a {source_arch.name} network; {cfg.arch} is {arch.name}: use the same preset')
-        fresh = () if source_config.scale == config.scale else arch.scale_dependent
-        params = init_from_checkpoint(params, source, fresh)
-        if log: log({'step': 0, 'event': f"initialised from {origin['from']} (its step {origin['step']})"
-                                         + (f"; {', '.join(fresh)} fresh" if fresh else ''), 'init_from': origin})
+    if not cfg.init_from: return params, None
+    source_arch, source_config, source, origin = load_initial_params(cfg.init_from, cfg.seed)
+    if source_arch is not arch:
+        raise ValueError(f'{cfg.init_from} holds a {source_arch.name} network; {cfg.arch} is {arch.name}: use the same preset')
+    fresh = () if source_config.scale == config.scale else arch.scale_dependent
+    params = init_from_checkpoint(params, source, fresh)
+    if log: log({'step': 0, 'event': f"initialised from {origin['from']} (its step {origin['step']})"
+                                     + (f"; {', '.join(fresh)} fresh" if fresh else ''), 'init_from': origin})
+    return params, {**origin, 'scale': source_config.scale}
+
+def initial_state(cfg: TrainConfig, tx: optax.GradientTransformation, log: Callable[[dict], None] | None = None) -> TrainState:
+    "Fresh training state at step 0 from `initial_params(cfg, log)`, with the optimiser's initial state."
+    params, _ = initial_params(cfg, log)
     return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
 
 # %% ../nbs/09_train.ipynb #8e9f1eeb
@@ -347,7 +373,7 @@ def config_changes(before: Mapping[str, Any], now: Mapping[str, Any], ignore: Se
     return {k: (before[k], norm(v)) for k, v in now.items()
             if k not in ignore and k in before and norm(before[k]) != norm(v)}
 
-RESUME_FREE = ('val_every', 'log_every', 'keep', 'init_from')  # how a run reports, and its initial state (a resume replaces it)
+RESUME_FREE = ('val_every', 'log_every', 'keep', 'init_from', 'plateau_from')  # how a run reports, and its initial state (a resume replaces it)
 
 def config_flag(cls: type, name: str) -> str:
     "The command-line flag of field `name` of config dataclass `cls` (the field name itself for a nested record)."
@@ -534,11 +560,21 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
     tx = make_optimizer(cfg, total)
     unknown = set(group_factors(cfg.lr_scale)) - set(arch.init(config, jax.random.PRNGKey(0)))
     if unknown: raise ValueError(f'--lr-scale names {sorted(unknown)}, which {config.name} does not have')
-    state = initial_state(cfg, tx, None if resume else log)
+    # a resume replaces the initial parameters: it only needs their structure, not the --init-from source
+    params, origin = initial_params(dataclasses.replace(cfg, init_from=None, plateau_from=None) if resume else cfg,
+                                    None if resume else log)
+    state = TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
     # the schedule's own state: where the tail started (None: not yet), where a plateau stopped the run, and the
     # plateau rule's reference point; saved in every checkpoint, so a resumed run follows the same schedule
     tail_steps = min(total, cfg.tail_steps or max(1, round(total / 5))) if cfg.schedule == 'tail' else 0
     watch, tail_start, stopped_at = PlateauWatch(cfg.plateau, cfg.plateau_delta, cfg.min_steps), None, None
+    if cfg.plateau_from and not resume:
+        if origin['scale'] != cfg.scale:
+            raise ValueError(f"--plateau-from: {cfg.init_from} is a x{origin['scale']} network and this run x{cfg.scale}; "
+                             'a hold-out score carries over only within one scale')
+        watch.best, watch.best_step = carried_plateau(cfg.plateau_from, val_sets[0].name, origin['step'], cfg.plateau_delta)
+        if log: log({'step': 0, 'event': f'plateau rule carried from {cfg.plateau_from}: reference {watch.best:.4f} dB '
+                                         f"at its step {origin['step'] + watch.best_step} ({watch.best_step} here)"})
     if resume:
         restored = restore_checkpoint(manager, latest, {'params': state.params, 'opt_state': state.opt_state})
         state = TrainState(jnp.asarray(restored['meta']['step'], jnp.int32), restored['params'], restored['opt_state'])

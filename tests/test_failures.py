@@ -4,7 +4,7 @@ the operating system will not let us write. Most run `sesr_nb.cli.main` in-proce
 after the command returns (background threads, interpreter exit) or that need another user's permissions run the
 installed console script."""
 from __future__ import annotations
-import json, os, shutil, subprocess
+import asyncio, gc, json, os, shutil, subprocess
 from pathlib import Path
 
 import numpy as np
@@ -386,3 +386,19 @@ def test_scale_is_2_3_or_4_everywhere(argv):
     "--scale 5 gets one message from every command (export used to suggest a pretrained x5 model)."
     done = subprocess.run(console_script() + argv, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and 'invalid choice: 5 (choose from 2, 3, 4)' in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize('verbose', [False, True])
+def test_abandoned_future_report(caplog, verbose):
+    """tensorstore abandons futures holding the read error of a damaged checkpoint; asyncio reports each ('Future
+    exception was never retrieved') when it is garbage-collected, at a moment that can follow the command's one-line
+    error. After a command the report is dropped, unless --verbose (the control: the same future is reported)."""
+    assert main(['evaluate', '--model', 'no-such-model', '--data', 'skimage:eval'] + (['--verbose'] if verbose else [])) == 2
+    loop = asyncio.new_event_loop()
+    future = loop.create_future()
+    future.set_exception(RuntimeError('a read that failed'))
+    del future
+    gc.collect()
+    loop.close()
+    reported = any('never retrieved' in r.getMessage() for r in caplog.records)
+    assert reported == verbose
