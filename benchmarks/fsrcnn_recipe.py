@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         lines.append(f"| {late['change']} | {late['control']} | {late['step']:,} | – | " + delta_cells(late) + ' |')
     text = (f'# FSRCNN x2 in this harness, one change at a time (up to {steps:,} steps an arm; T91@train + BSD200@train, seed 0, '
             'batch 32; 2 CPU cores)\n\nEach run is read at its best BSD200@holdout step; Δ is against its control in the '
-            'same study and budget of steps; wall s is the time a run took, beside other trainings on the same cores (two in the first study, base to deconv01; four in the second, zoo to lr1e-3; eleven in the third, from the shipped model at its plateau: late_constant and late_tail): compare wall times within a study only.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
+            'same study and budget of steps; wall s is the time a run took, beside other trainings on the same cores (two in the first study, base to deconv01; four in the second, zoo to lr1e-3; eight to ten in the third, from the shipped model at its plateau: late_constant and late_tail): compare wall times within a study only.\n\n' + '\n'.join(lines) + '\n' + ''.join(f'\nNot in the table: {line}.\n' for line in stopped))
     write_study(args.out, text, rows, runs, 'FSRCNN x2', fork_title='FSRCNN x2, 1e-3 late (fork): BSD200@holdout')
     return 0
 
