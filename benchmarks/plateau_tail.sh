@@ -9,7 +9,7 @@ set -euo pipefail
 SET=${1:?the runs folder of train_model_set.sh}; NAME=${2:-m5_x2}; EXTRA=${3:-5000}
 source "$(dirname "$0")/recipe.sh"
 SRC="$SET/$NAME"; RUNS="$SET/plateau_tail_$NAME"
-STOP=$(python -c "import json,sys; print(max(r['step'] for r in map(json.loads, open(sys.argv[1])) if r.get('event', '').startswith('plateau')))" "$SRC/metrics.jsonl")
+STOP=$(python -c "import json,sys; print(max(r['step'] for r in map(json.loads, open(sys.argv[1])) if r.get('event', '').startswith('plateau:')))" "$SRC/metrics.jsonl")
 ARGS=($(python -c "import json,sys; c=json.load(open(sys.argv[1])); print('--arch', c['arch'].replace(' ', ''), '--scale', c['scale'], '--min-steps', c['min_steps'])" "$SRC/config.json"))
 mkdir -p "$RUNS"
 for arm in tail constant; do

@@ -158,7 +158,7 @@ def run_ending(metrics: Path, finished: bool) -> tuple[int | None, str, int | No
     `finished` (its folder has `done`) or 'stopped', the step of the plateau stop or None). Also read by zoo_compare.py."""
     records = read_jsonl(metrics) if metrics.exists() else []
     steps = max((r['step'] for r in records if 'step' in r), default=None)
-    plateau = [r['step'] for r in records if str(r.get('event', '')).startswith('plateau')]
+    plateau = [r['step'] for r in records if str(r.get('event', '')).startswith('plateau:')]
     return steps, 'plateau' if plateau else 'cap' if finished else 'stopped', plateau[0] if plateau else None
 
 
