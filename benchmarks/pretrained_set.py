@@ -62,8 +62,9 @@ def ship(run: Path, unfinished: bool = False) -> Path:
             # the continuation never beat the shipped checkpoint: that stays the best of the whole run (the continued
             # run only adds its steps, and its plateau)
             model, step = load_model_file(model_file(name)), 0
+        earlier_s = earlier.get('train_seconds', 0) - seconds_after_mark(history, offset, config['log_every'])
         metrics = continued_log(history, metrics, offset)
-        steps_run, step, wall_s = offset + more, offset + step, wall_s + earlier.get('train_seconds', 0)
+        steps_run, step, wall_s = offset + more, offset + step, wall_s + earlier_s
         how = f'{steps_run:,} steps: {offset:,}, then {more:,} from that checkpoint'
     else:
         after = f', after {Path(config["init_from"]).name}' if config.get('init_from') else ''   # the earlier stage it started from
@@ -100,11 +101,28 @@ def holdout_at(metrics: list[dict], val_set: str, step: int) -> float:
     return scores[-1]
 
 
+def continuation_mark(offset: int) -> dict:
+    "The event a joined log records where a continuation from the shipped checkpoint of step `offset` begins."
+    return {'step': offset, 'event': f'continued from the shipped checkpoint of step {offset:,} (its weights, a fresh '
+                                     'optimiser state: benchmarks/continue_shipped.sh)'}
+
+
+def seconds_after_mark(history: list[dict], offset: int, log_every: int) -> float:
+    """Training seconds a shipped log records after its continuation mark at `offset`: the part of the shipped model's
+    `train_seconds` that a re-ship of the same (resumed) continuation counts again, 0 when the log has no such mark."""
+    mark = continuation_mark(offset)
+    at = next((i for i, r in enumerate(history) if r == mark), None)
+    if at is None: return 0.0
+    return sum(log_every / r['steps_per_sec'] for r in history[at + 1:] if 'steps_per_sec' in r)
+
+
 def continued_log(history: list[dict], continuation: list[dict], offset: int) -> list[dict]:
     """One log for a shipped model trained on from its shipped checkpoint: the earlier run's records up to that
-    checkpoint's step `offset`, then the continuation's, their steps counted on from `offset`."""
-    mark = {'step': offset, 'event': f'continued from the shipped checkpoint of step {offset:,} (its weights, a fresh '
-                                     'optimiser state: benchmarks/continue_shipped.sh)'}
+    checkpoint's step `offset`, then the continuation's, their steps counted on from `offset`. `history` may already
+    join an earlier ship of the same continuation (a run resumed in a later session and shipped again): its records from
+    the mark at `offset` on are replaced, not repeated."""
+    mark = continuation_mark(offset)
+    at = next((i for i, r in enumerate(history) if r == mark), len(history))
     def counted_on(record: dict) -> dict:   # events name steps too ('no gain ... since step -2000', a carried plateau)
         out = {**record, 'step': record['step'] + offset}
         if 'event' in out:
@@ -113,7 +131,7 @@ def continued_log(history: list[dict], continuation: list[dict], offset: int) ->
         return out
     later = [counted_on(r) for r in continuation
              if 'step' in r and (r['step'] > 0 or ('event' in r and init_origin([r]) is None))]
-    return [r for r in history if r.get('step', 0) <= offset] + [mark] + later
+    return [r for r in history[:at] if r.get('step', 0) <= offset] + [mark] + later
 
 
 def table(data: Path) -> list[dict]:

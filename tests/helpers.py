@@ -1,7 +1,7 @@
-"""What the integration tests share: where the benchmark images are, how to run the installed console script, and
-small H.264 clips."""
+"""What the integration tests share: where the benchmark images are, how to run the installed console script, the
+scripts of benchmarks/ as modules, and small H.264 clips."""
 from __future__ import annotations
-import subprocess, sys
+import importlib.util, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,16 @@ def console_script() -> list[str]:
 def run_cli(command: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     "Run `sesr_nb COMMAND ARGS...` and capture its output."
     return subprocess.run(console_script() + [command, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def load_module(name: str):
+    "The script benchmarks/NAME.py as a module (its own folder importable, as when it runs)."
+    folder = Path(__file__).resolve().parent.parent / 'benchmarks'
+    if str(folder) not in sys.path: sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_h264_clip(path: Path, frames, rate: int = 10) -> Path:

@@ -2,23 +2,17 @@
 and `benchmarks/gpu_run.sh --dry-run` runs every stage (environment, nbdev tests, throughput, training chains with a
 x4 run initialised from x2, packing) on tiny settings, keeps to its time budget, and leaves in $OUT only what the device
 machine sends back (at most 8 files, 16 MiB each, two folders deep, plain names)."""
-import importlib.util, json, os, re, subprocess, sys, tarfile, time
+import json, os, re, subprocess, sys, tarfile, time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import load_module
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / 'benchmarks' / 'gpu_run.sh'
-
-
-def load_module(name: str):
-    "A script of benchmarks/ as a module."
-    spec = importlib.util.spec_from_file_location(name, REPO / 'benchmarks' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def smooth_image(rng, h: int, w: int, gray: bool = False) -> np.ndarray:
