@@ -78,7 +78,7 @@ def ship(run: Path, unfinished: bool = False) -> Path:
     stem = f'sesr_{preset.lower()}' if model.arch.name == 'sesr' else preset.lower()
     out = save_model_file(WEIGHTS / f'{stem}_x{scale}.npz', model, extra=extra)
     shutil.copyfile(run / 'config.json', folder / f'{name}_config.json')
-    with open(folder / f'{name}_metrics.jsonl', 'w') as f: f.writelines(json.dumps(r) + '\n' for r in metrics)
+    with open(folder / f'{name}_metrics.jsonl', 'w') as f: f.writelines(json.dumps(r) + '\n' for r in latest_records(metrics))
     save_figure(plot_training_curves(folder / f'{name}_metrics.jsonl', title=extra['name']), folder / f'{name}_curves.png')
     print(f'shipped {name}: {out} ({out.stat().st_size / 1024:.0f} KB), step {step}, ~{wall_s / 60:.0f} min of training; '
           f"PRETRAINED needs '{name}': '{out.name}'")
@@ -116,6 +116,18 @@ def seconds_after_mark(history: list[dict], offset: int, log_every: int) -> floa
     return sum(log_every / r['steps_per_sec'] for r in history[at + 1:] if 'steps_per_sec' in r)
 
 
+def latest_records(log: list[dict]) -> list[dict]:
+    """A metrics log without the training and validation lines of steps run twice: a resumed run redoes the steps
+    between its last checkpoint and the interruption and logs them again; the later lines (the run that went on) stay."""
+    seen, kept = set(), []
+    for record in reversed(log):
+        key = None if 'event' in record else (record.get('step'), 'val' in record)
+        if key is not None and key in seen: continue
+        seen.add(key)
+        kept.append(record)
+    return kept[::-1]
+
+
 def continued_log(history: list[dict], continuation: list[dict], offset: int) -> list[dict]:
     """One log for a shipped model trained on from its shipped checkpoint: the earlier run's records up to that
     checkpoint's step `offset`, then the continuation's, their steps counted on from `offset`. `history` may already
@@ -129,7 +141,7 @@ def continued_log(history: list[dict], continuation: list[dict], offset: int) ->
             out['event'] = re.sub(r'since step (-?\d+)', lambda m: f'since step {int(m[1]) + offset}', str(out['event']))
             out['event'] = re.sub(r' \((-?\d+) here\)', '', out['event'])
         return out
-    later = [counted_on(r) for r in continuation
+    later = [counted_on(r) for r in latest_records(continuation)
              if 'step' in r and (r['step'] > 0 or ('event' in r and init_origin([r]) is None))]
     return [r for r in history[:at] if r.get('step', 0) <= offset] + [mark] + later
 

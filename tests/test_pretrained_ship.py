@@ -68,3 +68,13 @@ def test_rejoin_after_an_earlier_continuation(ship):
     assert twice == by_hand(once, second, 3000)
     assert [r['step'] for r in twice if 'continued from' in r.get('event', '')] == [2000, 3000]
     assert ship.seconds_after_mark(twice, 2000, LOG_EVERY) == pytest.approx((10 + 10) * LOG_EVERY / 2.0)
+
+
+def test_redone_steps_logged_once(ship):
+    "A continuation interrupted at step 1,300 and resumed from its checkpoint of step 1,000 logs 1,100-1,300 twice."
+    before = run_log(1300, 2.0, 30.0)
+    after = [r for r in run_log(2000, 3.0, 30.0) if r['step'] > 1000]
+    joined = ship.continued_log(run_log(3000, 4.0, 29.0), before + after, 3000)
+    lines = [(r['step'], 'val' in r) for r in joined if 'event' not in r]
+    assert len(lines) == len(set(lines))
+    assert {r['steps_per_sec'] for r in joined if 3000 + 1000 < r['step'] <= 3000 + 1300 and 'loss' in r} == {3.0}
