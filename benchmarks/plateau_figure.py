@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from sesr_nb.checkpoint import read_model_header
 from sesr_nb.fileio import markdown_table, read_jsonl
 from sesr_nb.published import published
 
-from pretrained_set import model_file, read_model_header, run_ending   # how a run ended: one reading of the logs
+from pretrained_set import is_continuation_mark, model_file, run_ending   # one reading of the shipped logs
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 PRESETS = {'M3': 'tab:green', 'M5': 'tab:blue', 'M11': 'tab:red'}
@@ -38,7 +39,7 @@ def curves(name: str, scale: int) -> dict:
     set5 = np.array([r['val']['Set5']['psnr'] if 'Set5' in r['val'] else np.nan for r in vals])
     shipped = read_model_header(model_file(f'{name}x{scale}')).get('step')   # the checkpoint the run chose (ties: its pick)
     best = int(np.flatnonzero(steps == shipped)[0]) if shipped in steps else int(np.argmax(holdout))
-    restarts = [r['step'] for r in records if str(r.get('event', '')).startswith('continued from the shipped checkpoint')]
+    restarts = [r['step'] for r in records if is_continuation_mark(r)]
     return {'steps': steps, 'holdout': holdout, 'set5': set5, 'best': best, 'stop': run_ending(log, True)[2],
             'restarts': restarts}
 

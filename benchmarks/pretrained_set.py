@@ -107,13 +107,20 @@ def continuation_mark(offset: int) -> dict:
                                      'optimiser state: benchmarks/continue_shipped.sh)'}
 
 
+def is_continuation_mark(record: dict) -> bool:
+    "Whether a record of a joined log is the mark where a continuation from a shipped checkpoint begins."
+    return 'step' in record and record == continuation_mark(record['step'])
+
+
+def mark_index(history: list[dict], offset: int) -> int:
+    "Where the continuation mark at `offset` stands in a joined log, len(history) when it has none."
+    return next((i for i, r in enumerate(history) if r.get('step') == offset and is_continuation_mark(r)), len(history))
+
+
 def seconds_after_mark(history: list[dict], offset: int, log_every: int) -> float:
     """Training seconds a shipped log records after its continuation mark at `offset`: the part of the shipped model's
     `train_seconds` that a re-ship of the same (resumed) continuation counts again, 0 when the log has no such mark."""
-    mark = continuation_mark(offset)
-    at = next((i for i, r in enumerate(history) if r == mark), None)
-    if at is None: return 0.0
-    return sum(log_every / r['steps_per_sec'] for r in history[at + 1:] if 'steps_per_sec' in r)
+    return sum(log_every / r['steps_per_sec'] for r in history[mark_index(history, offset) + 1:] if 'steps_per_sec' in r)
 
 
 def latest_records(log: list[dict]) -> list[dict]:
@@ -133,8 +140,7 @@ def continued_log(history: list[dict], continuation: list[dict], offset: int) ->
     checkpoint's step `offset`, then the continuation's, their steps counted on from `offset`. `history` may already
     join an earlier ship of the same continuation (a run resumed in a later session and shipped again): its records from
     the mark at `offset` on are replaced, not repeated."""
-    mark = continuation_mark(offset)
-    at = next((i for i, r in enumerate(history) if r == mark), len(history))
+    mark, at = continuation_mark(offset), mark_index(history, offset)
     def counted_on(record: dict) -> dict:   # events name steps too ('no gain ... since step -2000', a carried plateau)
         out = {**record, 'step': record['step'] + offset}
         if 'event' in out:
