@@ -24,7 +24,7 @@ from .checkpoint import (checkpoint_manager, checkpoint_meta, load_train_params,
 from .datasets import load_dataset
 from .distributed import add_distributed_args, initialize_from_args, is_primary
 from .evaluate import evaluate_model
-from .fileio import append_jsonl, read_jsonl, write_json_atomic
+from .fileio import append_jsonl, read_jsonl, write_bytes_atomic, write_json_atomic
 from .options import CommandOutput, add_config_args, config_from_args, option
 from .resolve import load_model
 from .sampler import PatchSampler, SamplerConfig, check_scale_aug, training_images
@@ -35,8 +35,8 @@ __all__ = ['SCHEDULES', 'OPTIMIZERS', 'RESUME_FREE', 'STOP_RULE', 'Recipe', 'Tra
            'data_mesh', 'Objective', 'pixel_loss_fn', 'pixel_objective', 'make_train_step', 'shard_batch',
            'init_from_checkpoint', 'load_initial_params', 'initial_params', 'initial_state', 'validate_model',
            'validate', 'config_changes', 'config_flag', 'check_resume', 'train_sampler', 'FitProgress', 'fit',
-           'default_objective', 'train', 'host_copy', 'train_segment', 'recorded_config', 'add_train_args',
-           'train_command']
+           'default_objective', 'drop_redone_records', 'train', 'host_copy', 'train_segment', 'recorded_config',
+           'add_train_args', 'train_command']
 
 # %% ../nbs/09_train.ipynb #d4197601
 SCHEDULES = ('constant', 'cosine', 'tail')
@@ -519,6 +519,24 @@ def default_objective(cfg: TrainConfig) -> Objective:
         make = getattr(importlib.import_module(module), name)
     return make(config, cfg)
 
+def drop_redone_records(path: str | os.PathLike, step: int) -> int:
+    """Take out of the metrics log `path` the metric lines (losses, validations) of steps after `step`, the checkpoint a
+    resume restarts from: the resumed run redoes those steps and logs them again, and a log that held both would show
+    two curves over the same steps. Events and errors stay (they tell what happened to the interrupted run), and so
+    do damaged lines. The file is replaced atomically, and only when a line goes; returns how many went."""
+    path = Path(path)
+    if not path.is_file(): return 0
+    kept, dropped = [], 0
+    for line in path.read_bytes().splitlines(keepends=True):
+        try: record = json.loads(line)
+        except ValueError: record = None  # a line cut short by the interruption: not ours to judge
+        redone = (isinstance(record, dict) and isinstance(record.get('step'), (int, float)) and record['step'] > step
+                  and not {'event', 'error'} & set(record))
+        if redone: dropped += 1
+        else: kept.append(line)
+    if dropped: write_bytes_atomic(path, b''.join(kept))
+    return dropped
+
 def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, progress: bool = True,
           mesh: jax.sharding.Mesh | None = None, *, resume_override: bool = False, objective: Objective | None = None) -> dict:
     """Train `cfg.arch` as `cfg` says, minimising `objective` (default: `default_objective`), in run folder `workdir`;
@@ -552,6 +570,10 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, resume: bool = False, pr
             if overrides: record['overrides'] = overrides
         write_json_atomic(workdir / 'config.json', record)
     log = (lambda rec: append_jsonl(workdir / 'metrics.jsonl', rec)) if primary else None
+    if log and resume and latest is not None:
+        dropped = drop_redone_records(workdir / 'metrics.jsonl', latest)
+        if dropped: log({'step': latest, 'event': f'resumed from the checkpoint at step {latest}: dropped {dropped} '
+                                                  'logged lines of later steps, which this run redoes'})
 
     sampler = train_sampler(cfg, cfg.scale, arch.color)
     val_sets = [load_dataset(spec, cfg.scale) for spec in cfg.val]
