@@ -20,4 +20,5 @@ run m3_x4 100000 --arch M3 --scale 4 --init-from pretrained:M3x4 --plateau-from 
 run fsrcnn_x2 150000 --arch FSRCNN --scale 2 --min-steps 0 "${FSRCNN_RECIPE[@]}" --init-from pretrained:FSRCNNx2 --plateau-from "$(shipped_log FSRCNNx2)"
 run espcn_x2 150000 --arch ESPCN --scale 2 --init-from pretrained:ESPCNx2 --plateau-from "$(shipped_log ESPCNx2)"
 run espcn_x4 100000 --arch ESPCN --scale 4 --init-from pretrained:ESPCNx4 --plateau-from "$(shipped_log ESPCNx4)"
+run elsr_x2 150000 --arch ELSR --scale 2 --loss l1 --lr 5e-4 --init-from pretrained:ELSRx2 --plateau-from "$(shipped_log ELSRx2)"
 run elsr_x4 100000 --arch ELSR --scale 4 --loss l2 --lr 5e-5 --init-from pretrained:ELSRx4 --plateau-from "$(shipped_log ELSRx4)"

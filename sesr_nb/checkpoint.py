@@ -240,7 +240,7 @@ def load_trained(path: str | os.PathLike, scale: int | None = None, step: int | 
 PRETRAINED = {'M5x2': 'sesr_m5_x2.npz', 'M3x2': 'sesr_m3_x2.npz', 'M11x2': 'sesr_m11_x2.npz',
               'M3x3': 'sesr_m3_x3.npz', 'M5x3': 'sesr_m5_x3.npz', 'M3x4': 'sesr_m3_x4.npz', 'M5x4': 'sesr_m5_x4.npz',
               'M11x3': 'sesr_m11_x3.npz', 'M11x4': 'sesr_m11_x4.npz',
-              'ESPCNx2': 'espcn_x2.npz', 'ESPCNx4': 'espcn_x4.npz', 'ELSRx4': 'elsr_x4.npz',
+              'ESPCNx2': 'espcn_x2.npz', 'ESPCNx4': 'espcn_x4.npz', 'ELSRx2': 'elsr_x2.npz', 'ELSRx4': 'elsr_x4.npz',
               'FSRCNNx2': 'fsrcnn_x2.npz'}
 DEFAULT_PRETRAINED = 'M5x2'
 
