@@ -520,10 +520,11 @@ def default_objective(cfg: TrainConfig) -> Objective:
     return make(config, cfg)
 
 def drop_redone_records(path: str | os.PathLike, step: int) -> int:
-    """Take out of the metrics log `path` the metric lines (losses, validations) of steps after `step`, the checkpoint a
-    resume restarts from: the resumed run redoes those steps and logs them again, and a log that held both would show
-    two curves over the same steps. Events and errors stay (they tell what happened to the interrupted run), and so
-    do damaged lines. The file is replaced atomically, and only when a line goes; returns how many went."""
+    """Take out of the metrics log `path` the records of steps after `step`, the checkpoint a resume restarts from: the
+    resumed run redoes those steps and logs their losses, validations and events (a plateau stop, the start of a
+    decay) again, and a log that held both would show two curves over the same steps. Errors stay (a divergence is
+    why a run gets resumed with a lower rate), and so do damaged lines. The file is replaced atomically, and only when
+    a line goes; returns how many went."""
     path = Path(path)
     if not path.is_file(): return 0
     kept, dropped = [], 0
@@ -531,7 +532,7 @@ def drop_redone_records(path: str | os.PathLike, step: int) -> int:
         try: record = json.loads(line)
         except ValueError: record = None  # a line cut short by the interruption: not ours to judge
         redone = (isinstance(record, dict) and isinstance(record.get('step'), (int, float)) and record['step'] > step
-                  and not {'event', 'error'} & set(record))
+                  and 'error' not in record)
         if redone: dropped += 1
         else: kept.append(line)
     if dropped: write_bytes_atomic(path, b''.join(kept))
